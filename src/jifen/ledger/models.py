@@ -1,0 +1,312 @@
+"""The points ledger: accounts, transactions, entries, lots, holds (docs/adr/0001-ledger.md).
+
+Sign convention: a member wallet is what the company owes the member, so credits to a
+member are positive entries on the wallet; the matching entry is negative on an issuance
+(source) account. Every transaction's entries sum to zero (I1). Rows here are append-only
+except the cached balances on wallets, the remaining amount of lots and the state of holds,
+which change only through guarded single-statement UPDATEs in jifen.ledger.services.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Account(models.Model):
+    class Kind(models.TextChoices):
+        WALLET = "wallet", _("会员钱包")
+        ISSUANCE = "issuance", _("发放来源")
+        REDEMPTION = "redemption", _("兑换去向")
+        EXPIRY = "expiry", _("过期")
+
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
+    # System accounts are named ("issuance:purchase"); wallets have no code.
+    code = models.CharField(_("编码"), max_length=64, null=True, blank=True, unique=True)
+    member = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="wallet",
+        verbose_name=_("会员"),
+    )
+    # Cached balances: wallets only. System accounts keep none (that row would serialise
+    # every posting); their balance is the sum of their entries.
+    available = models.BigIntegerField(_("可用"), default=0)
+    pending = models.BigIntegerField(_("待生效"), default=0)
+    held = models.BigIntegerField(_("冻结"), default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("账户")
+        verbose_name_plural = _("账户")
+        constraints = [
+            models.CheckConstraint(condition=Q(available__gte=0), name="account_available_gte_0"),
+            models.CheckConstraint(condition=Q(pending__gte=0), name="account_pending_gte_0"),
+            models.CheckConstraint(condition=Q(held__gte=0), name="account_held_gte_0"),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="wallet", member__isnull=False, code__isnull=True)
+                    | (~Q(kind="wallet") & Q(member__isnull=True, code__isnull=False))
+                ),
+                name="account_wallet_has_member_system_has_code",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code or f"wallet {self.member_id}"
+
+
+class Bucket(models.TextChoices):
+    """Which part of an account an entry moves. System accounts use MAIN only."""
+
+    MAIN = "main", _("主")
+    AVAILABLE = "available", _("可用")
+    PENDING = "pending", _("待生效")
+    HELD = "held", _("冻结")
+
+
+class Transaction(models.Model):
+    class Kind(models.TextChoices):
+        EARN = "earn", _("获得")
+        SPEND = "spend", _("消费")
+        HOLD = "hold", _("冻结")
+        CAPTURE = "capture", _("扣除冻结")
+        RELEASE = "release", _("解冻")
+        TRANSFER = "transfer", _("转赠")
+        ADJUST = "adjust", _("调整")
+        EXPIRE = "expire", _("过期")
+        MATURE = "mature", _("生效")
+        REVERSAL = "reversal", _("冲正")
+
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
+    # The unique reference is what makes every posting once-only (invariant I5).
+    reference = models.CharField(_("唯一参考号"), max_length=200, unique=True)
+    explanation = models.TextField(_("说明"), blank=True)
+    details = models.JSONField(_("明细"), default=dict, blank=True)
+    # The member(s) concerned, for history lookups and for distribution by member.
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("会员"),
+    )
+    counterparty = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("对方"),
+    )
+    # A transaction may be reversed in parts; the reversals' points never exceed its size.
+    reverses = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversals",
+        verbose_name=_("冲正的交易"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("操作人"),
+    )
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("交易")
+        verbose_name_plural = _("交易")
+        indexes = [models.Index(fields=["kind", "created_at"], name="txn_kind_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.reference}"
+
+
+class Entry(models.Model):
+    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    bucket = models.CharField(max_length=16, choices=Bucket.choices)
+    amount = models.BigIntegerField()
+    member_id = models.BigIntegerField(null=True, blank=True)  # the wallet's member, if any
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("分录")
+        verbose_name_plural = _("分录")
+        constraints = [models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_nonzero")]
+        indexes = [
+            models.Index(fields=["account", "bucket"], name="entry_account_bucket_idx"),
+            models.Index(fields=["member_id", "-transaction"], name="entry_member_txn_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.bucket} {self.amount:+d}"
+
+
+class Lot(models.Model):
+    """Points credited to a wallet at once, with their expiry date.
+
+    `remaining` is what is left; spending takes from the soonest-expiring lots first.
+    A pending lot becomes available on `available_on` (the return window).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待生效")
+        AVAILABLE = "available", _("可用")
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lots")
+    member_id = models.BigIntegerField()
+    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="lots")
+    status = models.CharField(max_length=16, choices=Status.choices)
+    amount = models.BigIntegerField()
+    remaining = models.BigIntegerField()
+    expires_on = models.DateField(null=True, blank=True)  # last valid business day; None = never
+    available_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("积分批次")
+        verbose_name_plural = _("积分批次")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="lot_amount_gt_0"),
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0) & Q(remaining__lte=models.F("amount")),
+                name="lot_remaining_between_0_and_amount",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["account", "status", "expires_on"],
+                name="lot_spend_order_idx",
+                condition=Q(remaining__gt=0),
+            ),
+            models.Index(
+                fields=["expires_on"],
+                name="lot_expiry_idx",
+                condition=Q(remaining__gt=0, status="available"),
+            ),
+            models.Index(
+                fields=["available_on"], name="lot_mature_idx", condition=Q(status="pending")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"lot {self.pk}: {self.remaining}/{self.amount} until {self.expires_on}"
+
+
+class LotMovement(models.Model):
+    """How a transaction changed a lot: + when it created or restored it, - when it consumed it.
+
+    Reversals and releases undo exactly these movements, so refunded points come back to
+    their original lots with their original expiry.
+    """
+
+    transaction = models.ForeignKey(
+        Transaction, on_delete=models.PROTECT, related_name="lot_movements"
+    )
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="movements")
+    amount = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=~Q(amount=0), name="lot_movement_nonzero")]
+
+
+class Hold(models.Model):
+    """Points reserved at checkout: held, then captured or released (two-phase)."""
+
+    class Status(models.TextChoices):
+        HELD = "held", _("冻结中")
+        CAPTURED = "captured", _("已扣除")
+        RELEASED = "released", _("已释放")
+
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds")
+    points = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.HELD)
+    hold_transaction = models.OneToOneField(
+        Transaction, on_delete=models.PROTECT, related_name="hold"
+    )
+    settle_transaction = models.OneToOneField(
+        Transaction, on_delete=models.PROTECT, null=True, blank=True, related_name="settled_hold"
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("冻结")
+        verbose_name_plural = _("冻结")
+        constraints = [models.CheckConstraint(condition=Q(points__gt=0), name="hold_points_gt_0")]
+        indexes = [models.Index(fields=["status", "expires_at"], name="hold_status_expiry_idx")]
+
+
+class TransferDailyTotal(models.Model):
+    """Points a member has sent on a business day; the daily limit is a guarded update."""
+
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    points = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["member", "day"], name="transfer_total_member_day"),
+            models.CheckConstraint(condition=Q(points__gte=0), name="transfer_total_gte_0"),
+        ]
+
+
+class Adjustment(models.Model):
+    """An operator's change to a member's points, with a reason.
+
+    Above JIFEN_ADJUSTMENT_APPROVAL_THRESHOLD it waits for a second operator's approval.
+    """
+
+    class Status(models.TextChoices):
+        PENDING_APPROVAL = "pending_approval", _("待审批")
+        APPLIED = "applied", _("已执行")
+        REJECTED = "rejected", _("已拒绝")
+
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="adjustments",
+        verbose_name=_("会员"),
+    )
+    points = models.BigIntegerField(_("积分"))
+    reason = models.CharField(_("原因"), max_length=500)
+    status = models.CharField(_("状态"), max_length=20, choices=Status.choices)
+    reference = models.CharField(_("唯一参考号"), max_length=200, unique=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("申请人"),
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("审批人"),
+    )
+    decided_at = models.DateTimeField(_("审批时间"), null=True, blank=True)
+    transaction = models.OneToOneField(
+        Transaction, on_delete=models.PROTECT, null=True, blank=True, related_name="adjustment"
+    )
+    created_at = models.DateTimeField(_("申请时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("积分调整")
+        verbose_name_plural = _("积分调整")
+        ordering = ["-id"]
+        constraints = [models.CheckConstraint(condition=~Q(points=0), name="adjustment_nonzero")]
+
+    def __str__(self) -> str:
+        return f"{self.points:+d} → {self.member_id} ({self.status})"

@@ -1,0 +1,977 @@
+"""Every points movement goes through these services (docs/adr/0001-ledger.md).
+
+Guarantees, each kept by the database rather than by Python:
+- Once only: each posting claims a unique `reference` first; a second call with the same
+  reference changes nothing and returns the first transaction (I5).
+- Balanced: each transaction's entries sum to zero (I1), built by `_post`.
+- Never negative: wallet balances change only by guarded UPDATEs
+  (`available = available - n WHERE available >= n`, row count checked), backed by CHECKs.
+- No deadlocks between wallets: in one transaction, wallet rows are updated in ascending
+  primary key order, and a wallet's lots are locked only after its row.
+
+Errors raised: ValidationFailed (bad points, bad arguments), InsufficientPoints,
+NotFound, Conflict (reference reused for something else, wrong state), PermissionDenied.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Q, Sum, Value, When
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from jifen.core import clock
+from jifen.core.errors import (
+    Conflict,
+    InsufficientPoints,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from jifen.ledger.models import (
+    Account,
+    Adjustment,
+    Bucket,
+    Entry,
+    Hold,
+    Lot,
+    LotMovement,
+    Transaction,
+    TransferDailyTotal,
+)
+
+logger = logging.getLogger(__name__)
+Kind = Transaction.Kind
+
+ISSUANCE_ADJUSTMENT = "issuance:adjustment"
+EXPIRY_ACCOUNT = "expiry"
+REVERSIBLE_KINDS = {Kind.EARN, Kind.SPEND, Kind.TRANSFER, Kind.ADJUST, Kind.CAPTURE}
+
+
+# --- validation and accounts ------------------------------------------------------------------
+
+
+def validate_points(points, *, field_name: str = "points") -> int:
+    """A positive whole number of points no larger than one posting may move."""
+    if isinstance(points, bool) or not isinstance(points, int):
+        raise ValidationFailed(
+            _("积分必须是整数。"), code="invalid_points", fields={field_name: "integer required"}
+        )
+    if points <= 0:
+        raise ValidationFailed(
+            _("积分必须大于 0。"), code="invalid_points", fields={field_name: "must be positive"}
+        )
+    if points > settings.JIFEN_POINTS_MAX_PER_POSTING:
+        raise ValidationFailed(
+            _("积分数额过大。"), code="invalid_points", fields={field_name: "too large"}
+        )
+    return points
+
+
+def _validate_reference(reference: str) -> str:
+    if not reference or not isinstance(reference, str) or len(reference) > 200:
+        raise ValidationFailed(
+            _("缺少唯一参考号。"),
+            code="invalid_reference",
+            fields={"reference": "1 to 200 characters"},
+        )
+    return reference
+
+
+_system_account_ids: dict[str, int] = {}
+
+
+def system_account_id(code: str) -> int:
+    """The id of a named system account, created on first use.
+
+    Cached per process once committed: the mapping never changes once the row exists, so
+    the cache is a shortcut, not something correctness depends on.
+    """
+    cached = _system_account_ids.get(code)
+    if cached is not None:
+        return cached
+    kind = code.split(":", 1)[0]
+    if kind not in {Account.Kind.ISSUANCE, Account.Kind.REDEMPTION, Account.Kind.EXPIRY}:
+        raise ValueError(f"unknown system account kind in {code!r}")
+    try:
+        with transaction.atomic():
+            account, _created = Account.objects.get_or_create(code=code, defaults={"kind": kind})
+    except IntegrityError:  # created concurrently
+        account = Account.objects.get(code=code)
+    # Remember it only once committed: a rolled-back row must not stay in the cache.
+    transaction.on_commit(lambda: _system_account_ids.__setitem__(code, account.pk))
+    return account.pk
+
+
+def wallet_create(*, member) -> Account:
+    account, _created = Account.objects.get_or_create(
+        member=member, defaults={"kind": Account.Kind.WALLET}
+    )
+    return account
+
+
+def _wallet_id(member_id: int) -> int:
+    account_id = Account.objects.filter(member_id=member_id).values_list("pk", flat=True).first()
+    if account_id is None:
+        raise NotFound(_("会员不存在。"), code="member_not_found")
+    return account_id
+
+
+def expiry_date_for(earned_on: dt.date, policy: str | None = None) -> dt.date | None:
+    """The last valid business day of points earned on `earned_on` under the policy.
+
+    "days:N" → N days later; "year_end:N" → 31 December of the Nth calendar year, counting
+    the year of earning as the first; "never" → None.
+    """
+    policy = policy or settings.JIFEN_EXPIRY_POLICY
+    name, _sep, arg = policy.partition(":")
+    if name == "never":
+        return None
+    if name == "days":
+        return earned_on + dt.timedelta(days=int(arg))
+    if name == "year_end":
+        return dt.date(earned_on.year + int(arg) - 1, 12, 31)
+    raise ValueError(f"unknown JIFEN_EXPIRY_POLICY {policy!r}")
+
+
+# --- the posting engine -----------------------------------------------------------------------
+
+
+@dataclass
+class _Posting:
+    """What one transaction does, collected before anything is written."""
+
+    entries: list[tuple[int, str, int, int | None]] = field(default_factory=list)
+    # wallet id → {bucket: delta}
+    wallet_deltas: dict[int, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+
+    def add(self, account_id: int, bucket: str, amount: int, member_id: int | None = None):
+        if amount == 0:
+            return
+        self.entries.append((account_id, bucket, amount, member_id))
+        if member_id is not None:
+            deltas = self.wallet_deltas[account_id]
+            deltas[bucket] = deltas.get(bucket, 0) + amount
+
+    def check_balanced(self):
+        total = sum(amount for _a, _b, amount, _m in self.entries)
+        if total != 0 or len(self.entries) < 2:
+            raise AssertionError(f"unbalanced posting: {self.entries}")
+
+
+class _AlreadyPosted(Exception):
+    def __init__(self, txn: Transaction):
+        self.txn = txn
+
+
+def _claim(
+    *,
+    kind: str,
+    reference: str,
+    member_id: int | None,
+    explanation: str = "",
+    details: dict | None = None,
+    counterparty_id: int | None = None,
+    reverses_id: int | None = None,
+    created_by_id: int | None = None,
+) -> Transaction:
+    """Insert the transaction row, which claims the reference; raise _AlreadyPosted if taken.
+
+    On PostgreSQL a concurrent claim of the same reference waits for the first to commit
+    or roll back, then fails or succeeds accordingly: exactly one caller posts.
+    """
+    try:
+        with transaction.atomic():
+            return Transaction.objects.create(
+                kind=kind,
+                reference=reference,
+                member_id=member_id,
+                explanation=explanation,
+                details=details or {},
+                counterparty_id=counterparty_id,
+                reverses_id=reverses_id,
+                created_by_id=created_by_id,
+            )
+    except IntegrityError:
+        existing = Transaction.objects.filter(reference=reference).first()
+        if existing is None:
+            raise
+        raise _AlreadyPosted(existing) from None
+
+
+def _replayed(existing: Transaction, *, kind: str, member_id: int | None) -> Transaction:
+    """The first result of a repeated call, or Conflict if the reference meant something else."""
+    if existing.kind != kind or existing.member_id != member_id:
+        raise Conflict(_("该参考号已用于另一笔交易。"), code="reference_conflict")
+    return existing
+
+
+def _apply_wallet_deltas(posting: _Posting) -> None:
+    """One guarded UPDATE per wallet, in ascending id order (the lock order)."""
+    for account_id in sorted(posting.wallet_deltas):
+        deltas = posting.wallet_deltas[account_id]
+        query = Account.objects.filter(pk=account_id, kind=Account.Kind.WALLET)
+        updates = {}
+        for bucket, delta in deltas.items():
+            if delta == 0:
+                continue
+            updates[bucket] = F(bucket) + delta
+            if delta < 0:
+                query = query.filter(**{f"{bucket}__gte": -delta})
+        if updates and query.update(**updates) != 1:
+            raise InsufficientPoints(_("积分不足。"))
+
+
+def _write(txn: Transaction, posting: _Posting) -> None:
+    posting.check_balanced()
+    _apply_wallet_deltas(posting)
+    Entry.objects.bulk_create(
+        [
+            Entry(
+                transaction=txn,
+                account_id=account_id,
+                bucket=bucket,
+                amount=amount,
+                member_id=member_id,
+            )
+            for account_id, bucket, amount, member_id in posting.entries
+        ]
+    )
+
+
+def _consume_lots(txn: Transaction, account_id: int, points: int) -> list[tuple[Lot, int]]:
+    """Take `points` from the wallet's available lots, soonest-expiring first.
+
+    Must run after the wallet's guarded UPDATE, which holds the wallet's row lock, so lots
+    are always locked after their wallet. Returns (lot, taken) pairs.
+    """
+    taken: list[tuple[Lot, int]] = []
+    still = points
+    lots = (
+        Lot.objects.select_for_update()
+        .filter(account_id=account_id, status=Lot.Status.AVAILABLE, remaining__gt=0)
+        .order_by(F("expires_on").asc(nulls_last=True), "pk")
+    )
+    batch_size = 20
+    offset = 0
+    while still > 0:
+        batch = list(lots[offset : offset + batch_size])
+        if not batch:
+            # The cached balance passed its guard but the lots do not cover it: I2 is broken.
+            raise AssertionError(f"wallet {account_id}: lots do not cover {points} points")
+        for lot in batch:
+            take = min(lot.remaining, still)
+            taken.append((lot, take))
+            still -= take
+            if still == 0:
+                break
+        offset += batch_size
+    _move_lots(txn, [(lot, -take) for lot, take in taken])
+    return taken
+
+
+def _move_lots(txn: Transaction, moves: list[tuple[Lot, int]]) -> None:
+    """Change lots' remaining by the given deltas in one UPDATE, and record the movements."""
+    if not moves:
+        return
+    ids = [lot.pk for lot, _delta in moves]
+    delta_case = Case(*[When(pk=lot.pk, then=Value(delta)) for lot, delta in moves])
+    changed = Lot.objects.filter(pk__in=ids).update(remaining=F("remaining") + delta_case)
+    if changed != len(set(ids)):
+        raise AssertionError("lot vanished during a posting")
+    LotMovement.objects.bulk_create(
+        [LotMovement(transaction=txn, lot=lot, amount=delta) for lot, delta in moves]
+    )
+
+
+def _create_lots(
+    txn: Transaction,
+    account_id: int,
+    member_id: int,
+    parts: Iterable[tuple[int, dt.date | None]],
+    *,
+    available_on: dt.date | None = None,
+) -> None:
+    status = Lot.Status.PENDING if available_on else Lot.Status.AVAILABLE
+    lots = Lot.objects.bulk_create(
+        [
+            Lot(
+                account_id=account_id,
+                member_id=member_id,
+                transaction=txn,
+                status=status,
+                amount=amount,
+                remaining=amount,
+                expires_on=expires_on,
+                available_on=available_on,
+            )
+            for amount, expires_on in parts
+            if amount > 0
+        ]
+    )
+    if any(lot.pk is None for lot in lots):  # backends without RETURNING on bulk insert
+        lots = list(Lot.objects.filter(transaction=txn, account_id=account_id))
+    LotMovement.objects.bulk_create(
+        [LotMovement(transaction=txn, lot=lot, amount=lot.amount) for lot in lots]
+    )
+
+
+# --- earn, spend, hold ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def points_earn(
+    *,
+    member_id: int,
+    points: int,
+    source: str,
+    reference: str,
+    explanation: str = "",
+    details: dict | None = None,
+    expires_on: dt.date | None = None,
+    pending_until: dt.date | None = None,
+    created_by_id: int | None = None,
+) -> Transaction:
+    """Credit `points` to the member from issuance account `issuance:<source>`.
+
+    The points form one lot expiring on `expires_on` (default: the expiry policy). With
+    `pending_until`, they are pending until that business day, then become available.
+    """
+    validate_points(points)
+    _validate_reference(reference)
+    if not source or not source.replace("_", "").isalnum():
+        raise ValidationFailed(_("来源无效。"), code="invalid_source", fields={"source": source})
+    try:
+        txn = _claim(
+            kind=Kind.EARN,
+            reference=reference,
+            member_id=member_id,
+            explanation=explanation,
+            details={"source": source, **(details or {})},
+            created_by_id=created_by_id,
+        )
+    except _AlreadyPosted as posted:
+        return _replayed(posted.txn, kind=Kind.EARN, member_id=member_id)
+    wallet_id = _wallet_id(member_id)
+    today = clock.business_date()
+    if expires_on is None:
+        expires_on = expiry_date_for(today)
+    if pending_until is not None and pending_until <= today:
+        pending_until = None
+    bucket = Bucket.PENDING if pending_until else Bucket.AVAILABLE
+    posting = _Posting()
+    posting.add(system_account_id(f"issuance:{source}"), Bucket.MAIN, -points)
+    posting.add(wallet_id, bucket, points, member_id)
+    _write(txn, posting)
+    _create_lots(txn, wallet_id, member_id, [(points, expires_on)], available_on=pending_until)
+    return txn
+
+
+@transaction.atomic
+def points_spend(
+    *,
+    member_id: int,
+    points: int,
+    purpose: str,
+    reference: str,
+    explanation: str = "",
+    details: dict | None = None,
+) -> Transaction:
+    """Debit available points to `redemption:<purpose>`, consuming soonest-expiring lots.
+
+    Raises InsufficientPoints (and changes nothing) when the available balance is short.
+    """
+    validate_points(points)
+    _validate_reference(reference)
+    try:
+        txn = _claim(
+            kind=Kind.SPEND,
+            reference=reference,
+            member_id=member_id,
+            explanation=explanation,
+            details={"purpose": purpose, **(details or {})},
+        )
+    except _AlreadyPosted as posted:
+        return _replayed(posted.txn, kind=Kind.SPEND, member_id=member_id)
+    wallet_id = _wallet_id(member_id)
+    posting = _Posting()
+    posting.add(wallet_id, Bucket.AVAILABLE, -points, member_id)
+    posting.add(system_account_id(f"redemption:{purpose}"), Bucket.MAIN, points)
+    _write(txn, posting)
+    _consume_lots(txn, wallet_id, points)
+    return txn
+
+
+@transaction.atomic
+def points_hold(
+    *,
+    member_id: int,
+    points: int,
+    reference: str,
+    explanation: str = "",
+    details: dict | None = None,
+    expires_at: dt.datetime | None = None,
+) -> Hold:
+    """Reserve available points (available → held), consuming lots as a spend would."""
+    validate_points(points)
+    _validate_reference(reference)
+    try:
+        txn = _claim(
+            kind=Kind.HOLD,
+            reference=reference,
+            member_id=member_id,
+            explanation=explanation,
+            details=details,
+        )
+    except _AlreadyPosted as posted:
+        _replayed(posted.txn, kind=Kind.HOLD, member_id=member_id)
+        return posted.txn.hold
+    wallet_id = _wallet_id(member_id)
+    posting = _Posting()
+    posting.add(wallet_id, Bucket.AVAILABLE, -points, member_id)
+    posting.add(wallet_id, Bucket.HELD, points, member_id)
+    _write(txn, posting)
+    _consume_lots(txn, wallet_id, points)
+    return Hold.objects.create(
+        member_id=member_id,
+        account_id=wallet_id,
+        points=points,
+        hold_transaction=txn,
+        expires_at=expires_at,
+    )
+
+
+def _settle_hold(
+    hold_id: int, *, to_status: str, kind: str, reference: str, explanation: str, purpose: str = ""
+) -> Hold:
+    hold = Hold.objects.filter(pk=hold_id).first()
+    if hold is None:
+        raise NotFound(_("冻结记录不存在。"), code="hold_not_found")
+    try:
+        txn = _claim(
+            kind=kind,
+            reference=reference,
+            member_id=hold.member_id,
+            explanation=explanation,
+            details={"hold": hold.pk},
+        )
+    except _AlreadyPosted as posted:
+        _replayed(posted.txn, kind=kind, member_id=hold.member_id)
+        hold.refresh_from_db()
+        return hold
+    # The state change is the guard: of a concurrent capture and release, one wins.
+    if not Hold.objects.filter(pk=hold.pk, status=Hold.Status.HELD).update(
+        status=to_status, settle_transaction=txn
+    ):
+        hold.refresh_from_db()
+        raise Conflict(
+            _("冻结已处理：%(status)s") % {"status": hold.get_status_display()},
+            code="hold_not_held",
+        )
+    posting = _Posting()
+    posting.add(hold.account_id, Bucket.HELD, -hold.points, hold.member_id)
+    if to_status == Hold.Status.CAPTURED:
+        posting.add(system_account_id(f"redemption:{purpose or 'mall'}"), Bucket.MAIN, hold.points)
+    else:
+        posting.add(hold.account_id, Bucket.AVAILABLE, hold.points, hold.member_id)
+    _write(txn, posting)
+    if to_status == Hold.Status.RELEASED:
+        consumed = LotMovement.objects.filter(transaction_id=hold.hold_transaction_id)
+        _move_lots(
+            txn, [(movement.lot, -movement.amount) for movement in consumed.select_related("lot")]
+        )
+    hold.refresh_from_db()
+    return hold
+
+
+@transaction.atomic
+def points_hold_capture(
+    *, hold_id: int, reference: str, purpose: str = "mall", explanation: str = ""
+) -> Hold:
+    """Turn held points into a redemption. Idempotent by reference; Conflict if released."""
+    _validate_reference(reference)
+    return _settle_hold(
+        hold_id,
+        to_status=Hold.Status.CAPTURED,
+        kind=Kind.CAPTURE,
+        reference=reference,
+        explanation=explanation,
+        purpose=purpose,
+    )
+
+
+@transaction.atomic
+def points_hold_release(*, hold_id: int, reference: str, explanation: str = "") -> Hold:
+    """Give held points back to the lots they came from (original expiry kept)."""
+    _validate_reference(reference)
+    return _settle_hold(
+        hold_id,
+        to_status=Hold.Status.RELEASED,
+        kind=Kind.RELEASE,
+        reference=reference,
+        explanation=explanation,
+    )
+
+
+# --- transfer ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def points_transfer(
+    *, sender_id: int, recipient_id: int, points: int, reference: str, note: str = ""
+) -> Transaction:
+    """Move available points between members; the recipient's lots keep the sender's expiry.
+
+    Refused: to oneself, to or from a closed account, below JIFEN_TRANSFER_MIN, or beyond
+    JIFEN_TRANSFER_DAILY_LIMIT per sender per business day (a guarded counter, so
+    concurrent transfers cannot pass the limit together).
+    """
+    from jifen.members.models import User
+
+    validate_points(points)
+    _validate_reference(reference)
+    if sender_id == recipient_id:
+        raise ValidationFailed(_("不能转赠给自己。"), code="transfer_to_self")
+    if points < settings.JIFEN_TRANSFER_MIN:
+        raise ValidationFailed(
+            _("每次至少转赠 %(min)s 积分。") % {"min": settings.JIFEN_TRANSFER_MIN},
+            code="transfer_below_minimum",
+            fields={"points": "below minimum"},
+        )
+    members = {u.pk: u for u in User.objects.filter(pk__in=[sender_id, recipient_id])}
+    if recipient_id not in members:
+        raise NotFound(_("收款会员不存在。"), code="recipient_not_found")
+    if sender_id not in members:
+        raise NotFound(_("会员不存在。"), code="member_not_found")
+    if members[recipient_id].is_closed or members[sender_id].is_closed:
+        raise ValidationFailed(_("账户已注销，无法转赠。"), code="account_closed")
+    try:
+        txn = _claim(
+            kind=Kind.TRANSFER,
+            reference=reference,
+            member_id=sender_id,
+            counterparty_id=recipient_id,
+            explanation=note[:500],
+            details={"note": note[:500]},
+        )
+    except _AlreadyPosted as posted:
+        return _replayed(posted.txn, kind=Kind.TRANSFER, member_id=sender_id)
+
+    today = clock.business_date()
+    TransferDailyTotal.objects.bulk_create(
+        [TransferDailyTotal(member_id=sender_id, day=today, points=0)], ignore_conflicts=True
+    )
+    limit = settings.JIFEN_TRANSFER_DAILY_LIMIT
+    if not TransferDailyTotal.objects.filter(
+        member_id=sender_id, day=today, points__lte=limit - points
+    ).update(points=F("points") + points):
+        raise ValidationFailed(
+            _("超过每日转赠上限 %(limit)s 积分。") % {"limit": limit},
+            code="transfer_daily_limit",
+            fields={"points": "over daily limit"},
+        )
+
+    sender_wallet, recipient_wallet = _wallet_id(sender_id), _wallet_id(recipient_id)
+    posting = _Posting()
+    posting.add(sender_wallet, Bucket.AVAILABLE, -points, sender_id)
+    posting.add(recipient_wallet, Bucket.AVAILABLE, points, recipient_id)
+    _write(txn, posting)  # both wallet rows, in id order
+    taken = _consume_lots(txn, sender_wallet, points)
+    by_expiry: dict[dt.date | None, int] = defaultdict(int)
+    for lot, amount in taken:
+        by_expiry[lot.expires_on] += amount
+    _create_lots(
+        txn,
+        recipient_wallet,
+        recipient_id,
+        [(amount, expires_on) for expires_on, amount in by_expiry.items()],
+    )
+    return txn
+
+
+# --- adjustments ------------------------------------------------------------------------------
+
+
+def _adjustment_apply(adjustment: Adjustment, *, applied_by_id: int) -> Transaction:
+    member_id, points = adjustment.member_id, adjustment.points
+    try:
+        txn = _claim(
+            kind=Kind.ADJUST,
+            reference=f"adjustment:{adjustment.pk}",
+            member_id=member_id,
+            explanation=adjustment.reason,
+            details={"adjustment": adjustment.pk},
+            created_by_id=applied_by_id,
+        )
+    except _AlreadyPosted as posted:
+        return posted.txn
+    wallet_id = _wallet_id(member_id)
+    posting = _Posting()
+    posting.add(system_account_id(ISSUANCE_ADJUSTMENT), Bucket.MAIN, -points)
+    posting.add(wallet_id, Bucket.AVAILABLE, points, member_id)
+    _write(txn, posting)
+    if points > 0:
+        _create_lots(txn, wallet_id, member_id, [(points, expiry_date_for(clock.business_date()))])
+    else:
+        _consume_lots(txn, wallet_id, -points)
+    return txn
+
+
+@transaction.atomic
+def adjustment_request(
+    *, member_id: int, points: int, reason: str, reference: str, requested_by
+) -> Adjustment:
+    """An operator adds (points > 0) or removes (points < 0) a member's points.
+
+    Small adjustments apply at once; beyond the approval threshold they wait for a second
+    operator (`adjustment_approve`). A repeated reference returns the first adjustment.
+    """
+    if not getattr(requested_by, "is_staff", False):
+        raise PermissionDenied(_("只有运营人员可以调整积分。"))
+    if isinstance(points, bool) or not isinstance(points, int) or points == 0:
+        raise ValidationFailed(
+            _("调整积分必须是非零整数。"),
+            code="invalid_points",
+            fields={"points": "non-zero integer required"},
+        )
+    validate_points(abs(points))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(
+            _("请填写调整原因。"), code="reason_required", fields={"reason": "required"}
+        )
+    _validate_reference(reference)
+    _wallet_id(member_id)
+    needs_approval = abs(points) > settings.JIFEN_ADJUSTMENT_APPROVAL_THRESHOLD
+    try:
+        with transaction.atomic():
+            adjustment = Adjustment.objects.create(
+                member_id=member_id,
+                points=points,
+                reason=reason[:500],
+                reference=reference,
+                requested_by=requested_by,
+                status=(
+                    Adjustment.Status.PENDING_APPROVAL
+                    if needs_approval
+                    else Adjustment.Status.APPLIED
+                ),
+            )
+    except IntegrityError:
+        existing = Adjustment.objects.get(reference=reference)
+        if existing.member_id != member_id or existing.points != points:
+            raise Conflict(_("该参考号已用于另一笔调整。"), code="reference_conflict") from None
+        return existing
+    if not needs_approval:
+        adjustment.transaction = _adjustment_apply(adjustment, applied_by_id=requested_by.pk)
+        adjustment.save(update_fields=["transaction"])
+    return adjustment
+
+
+@transaction.atomic
+def adjustment_decide(*, adjustment_id: int, approve: bool, decided_by) -> Adjustment:
+    """A second operator approves (and so applies) or rejects a pending adjustment."""
+    if not getattr(decided_by, "is_staff", False):
+        raise PermissionDenied(_("只有运营人员可以审批。"))
+    adjustment = Adjustment.objects.filter(pk=adjustment_id).first()
+    if adjustment is None:
+        raise NotFound(_("调整申请不存在。"), code="adjustment_not_found")
+    if adjustment.requested_by_id == decided_by.pk:
+        raise PermissionDenied(_("审批人不能是申请人。"), code="same_operator")
+    status = Adjustment.Status.APPLIED if approve else Adjustment.Status.REJECTED
+    if not Adjustment.objects.filter(
+        pk=adjustment.pk, status=Adjustment.Status.PENDING_APPROVAL
+    ).update(status=status, decided_by=decided_by, decided_at=timezone.now()):
+        raise Conflict(_("该申请已处理。"), code="adjustment_already_decided")
+    adjustment.refresh_from_db()
+    if approve:
+        adjustment.transaction = _adjustment_apply(adjustment, applied_by_id=decided_by.pk)
+        adjustment.save(update_fields=["transaction"])
+    return adjustment
+
+
+# --- reversal ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def transaction_reverse(
+    *,
+    transaction_id: int,
+    reference: str,
+    reason: str = "",
+    points: int | None = None,
+    created_by_id: int | None = None,
+) -> Transaction:
+    """Undo a transaction, wholly or by `points`, with a new reversal transaction.
+
+    Points a member received are taken back from the same lots; points a member gave up
+    come back to the lots they left, with their original expiry (soonest-expiring lots
+    are refilled last). Partial reversals may repeat until the original is used up.
+    Raises InsufficientPoints when the points to take back are no longer there.
+    """
+    _validate_reference(reference)
+    original = (
+        Transaction.objects.select_for_update()  # serialises partial reversals
+        .filter(pk=transaction_id)
+        .first()
+    )
+    if original is None:
+        raise NotFound(_("交易不存在。"), code="transaction_not_found")
+    if original.kind not in REVERSIBLE_KINDS:
+        raise ValidationFailed(_("此类交易不能冲正。"), code="not_reversible")
+    existing = Transaction.objects.filter(reference=reference).first()
+    if existing is not None:
+        return _replayed(existing, kind=Kind.REVERSAL, member_id=original.member_id)
+    original_entries = list(original.entries.all())
+    size = sum(e.amount for e in original_entries if e.amount > 0)
+    already = sum(t.details.get("points", 0) for t in original.reversals.all())
+    left = size - already
+    if points is None:
+        points = left
+    if left <= 0 or validate_points(points) > left:
+        raise ValidationFailed(
+            _("冲正积分超过可冲正数额（%(left)s）。") % {"left": left},
+            code="reversal_exceeds_original",
+            fields={"points": left},
+        )
+    try:
+        txn = _claim(
+            kind=Kind.REVERSAL,
+            reference=reference,
+            member_id=original.member_id,
+            counterparty_id=original.counterparty_id,
+            explanation=reason,
+            details={"points": points, "reverses": original.reference},
+            reverses_id=original.pk,
+            created_by_id=created_by_id,
+        )
+    except _AlreadyPosted as posted:
+        return _replayed(posted.txn, kind=Kind.REVERSAL, member_id=original.member_id)
+
+    # Which lots the original moved, net of earlier reversals.
+    lot_source = original
+    if original.kind == Kind.CAPTURE:
+        lot_source = Hold.objects.get(settle_transaction=original).hold_transaction
+    net: dict[int, int] = defaultdict(int)
+    for movement in LotMovement.objects.filter(
+        Q(transaction=lot_source) | Q(transaction__reverses=original)
+    ):
+        net[movement.lot_id] += movement.amount
+    lots = {lot.pk: lot for lot in Lot.objects.filter(pk__in=net)}
+
+    posting = _Posting()
+    moves: list[tuple[Lot, int]] = []
+    # System side: undo proportionally (the original has at most one system entry).
+    for entry in original_entries:
+        if entry.member_id is None:
+            posting.add(entry.account_id, entry.bucket, -points if entry.amount > 0 else points)
+    # Wallet side, account by account.
+    by_account: dict[int, list[Lot]] = defaultdict(list)
+    for lot_id, amount in net.items():
+        if amount:
+            by_account[lots[lot_id].account_id].append(lots[lot_id])
+    for account_id, account_lots in by_account.items():
+        received = net[account_lots[0].pk] > 0
+        # Take back from the soonest-expiring; refill the latest-expiring first.
+        account_lots.sort(
+            key=lambda lot: (lot.expires_on or dt.date.max, lot.pk), reverse=not received
+        )
+        still = points
+        for lot in account_lots:
+            if still == 0:
+                break
+            amount = min(abs(net[lot.pk]), still)
+            still -= amount
+            delta = -amount if received else amount
+            moves.append((lot, delta))
+            bucket = Bucket.PENDING if lot.status == Lot.Status.PENDING else Bucket.AVAILABLE
+            posting.add(account_id, bucket, delta, lot.member_id)
+    posting.check_balanced()
+    # Lock wallets before lots (the lock order), then move lots guarded by their CHECK.
+    _write(txn, posting)
+    try:
+        with transaction.atomic():
+            _move_lots(txn, moves)
+    except IntegrityError:
+        raise InsufficientPoints(_("积分已被使用，无法全部冲正。")) from None
+    return txn
+
+
+# --- periodic jobs: expiry and maturation -----------------------------------------------------
+
+
+def points_expire(*, today: dt.date | None = None, batch_size: int = 500) -> int:
+    """Expire the remainder of every available lot whose expiry date has passed.
+
+    Set-based, in batches of wallets, each batch one database transaction: one expiry
+    transaction per lot (reference `expire:lot:<id>`, so a rerun or a concurrent run posts
+    nothing twice), one UPDATE for the lots and one for the wallets. Returns points expired.
+    """
+    today = today or clock.business_date()
+    expired_total = 0
+    last_account = 0
+    while True:
+        account_ids = list(
+            Lot.objects.filter(
+                status=Lot.Status.AVAILABLE,
+                remaining__gt=0,
+                expires_on__lt=today,
+                account_id__gt=last_account,
+            )
+            .order_by("account_id")
+            .values_list("account_id", flat=True)
+            .distinct()[:batch_size]
+        )
+        if not account_ids:
+            return expired_total
+        last_account = account_ids[-1]
+        expired_total += _expire_batch(account_ids, today)
+
+
+@transaction.atomic
+def _expire_batch(account_ids: list[int], today: dt.date) -> int:
+    # Lock order: wallets (ascending id), then their lots.
+    list(
+        Account.objects.select_for_update()
+        .filter(pk__in=account_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    lots = list(
+        Lot.objects.select_for_update()
+        .filter(
+            account_id__in=account_ids,
+            status=Lot.Status.AVAILABLE,
+            remaining__gt=0,
+            expires_on__lt=today,
+        )
+        .order_by("pk")
+    )
+    if not lots:
+        return 0
+    expiry_id = system_account_id(EXPIRY_ACCOUNT)
+    existing = set(
+        Transaction.objects.filter(
+            reference__in=[f"expire:lot:{lot.pk}" for lot in lots]
+        ).values_list("reference", flat=True)
+    )
+    lots = [lot for lot in lots if f"expire:lot:{lot.pk}" not in existing]
+    txns = Transaction.objects.bulk_create(
+        [
+            Transaction(
+                kind=Kind.EXPIRE,
+                reference=f"expire:lot:{lot.pk}",
+                member_id=lot.member_id,
+                explanation="",
+                details={"lot": lot.pk, "expires_on": str(lot.expires_on)},
+            )
+            for lot in lots
+        ]
+    )
+    if any(t.pk is None for t in txns):
+        by_ref = {
+            t.reference: t
+            for t in Transaction.objects.filter(reference__in=[t.reference for t in txns])
+        }
+        txns = [by_ref[t.reference] for t in txns]
+    entries, movements = [], []
+    per_account: dict[int, int] = defaultdict(int)
+    for lot, txn in zip(lots, txns, strict=True):
+        entries.append(
+            Entry(
+                transaction=txn,
+                account_id=lot.account_id,
+                bucket=Bucket.AVAILABLE,
+                amount=-lot.remaining,
+                member_id=lot.member_id,
+            )
+        )
+        entries.append(
+            Entry(transaction=txn, account_id=expiry_id, bucket=Bucket.MAIN, amount=lot.remaining)
+        )
+        movements.append(LotMovement(transaction=txn, lot=lot, amount=-lot.remaining))
+        per_account[lot.account_id] += lot.remaining
+    Entry.objects.bulk_create(entries)
+    LotMovement.objects.bulk_create(movements)
+    Lot.objects.filter(pk__in=[lot.pk for lot in lots]).update(remaining=0)
+    changed = Account.objects.filter(pk__in=list(per_account)).update(
+        available=F("available")
+        - Case(*[When(pk=a, then=Value(n)) for a, n in per_account.items()])
+    )
+    if changed != len(per_account):
+        raise AssertionError("wallet vanished during expiry")
+    return sum(per_account.values())
+
+
+def points_mature(*, today: dt.date | None = None, batch_size: int = 500) -> int:
+    """Make pending lots whose `available_on` has come available. Returns points matured."""
+    today = today or clock.business_date()
+    total = 0
+    while True:
+        lot_ids = list(
+            Lot.objects.filter(status=Lot.Status.PENDING, available_on__lte=today)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not lot_ids:
+            return total
+        total += _mature_batch(lot_ids)
+
+
+@transaction.atomic
+def _mature_batch(lot_ids: list[int]) -> int:
+    account_ids = sorted(
+        set(Lot.objects.filter(pk__in=lot_ids).values_list("account_id", flat=True))
+    )
+    list(
+        Account.objects.select_for_update()
+        .filter(pk__in=account_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    lots = list(
+        Lot.objects.select_for_update()
+        .filter(pk__in=lot_ids, status=Lot.Status.PENDING)
+        .order_by("pk")
+    )
+    total = 0
+    for lot in lots:
+        if lot.remaining:
+            try:
+                txn = _claim(
+                    kind=Kind.MATURE,
+                    reference=f"mature:lot:{lot.pk}",
+                    member_id=lot.member_id,
+                    details={"lot": lot.pk},
+                )
+            except _AlreadyPosted:
+                continue
+            posting = _Posting()
+            posting.add(lot.account_id, Bucket.PENDING, -lot.remaining, lot.member_id)
+            posting.add(lot.account_id, Bucket.AVAILABLE, lot.remaining, lot.member_id)
+            _write(txn, posting)
+            total += lot.remaining
+    Lot.objects.filter(pk__in=[lot.pk for lot in lots]).update(status=Lot.Status.AVAILABLE)
+    return total
+
+
+def balances_of(member_id: int) -> dict[str, int]:
+    """The cached balances of a member's wallet."""
+    row = Account.objects.filter(member_id=member_id).values("available", "pending", "held").first()
+    if row is None:
+        raise NotFound(_("会员不存在。"), code="member_not_found")
+    return row
+
+
+def entries_total(account_id: int, bucket: str) -> int:
+    return (
+        Entry.objects.filter(account_id=account_id, bucket=bucket).aggregate(s=Sum("amount"))["s"]
+        or 0
+    )
