@@ -6,9 +6,9 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from jifen.core.errors import Conflict, ValidationFailed
+from jifen.core.errors import Conflict, NotFound, ValidationFailed
 from jifen.ledger.services import wallet_create
-from jifen.members.models import User
+from jifen.members.models import Address, User
 from jifen.members.selectors import PHONE_RE, normalize_phone
 
 
@@ -73,3 +73,106 @@ def member_register(
         raise Conflict(_("该手机号或邮箱已注册。"), code="already_registered") from None
     wallet_create(member=user)
     return user
+
+
+# --- addresses --------------------------------------------------------------------------------
+
+ADDRESS_FIELDS = ("recipient", "phone", "province", "city", "district", "detail", "postal_code")
+MAX_ADDRESSES = 20
+
+
+def _clean_address(data: dict) -> dict:
+    cleaned, errors = {}, {}
+    for name in ADDRESS_FIELDS:
+        value = str(data.get(name) or "").strip()
+        limit = Address._meta.get_field(name).max_length
+        if not value and name not in ("district", "postal_code"):
+            errors[name] = "required"
+        elif len(value) > limit:
+            errors[name] = f"at most {limit} characters"
+        cleaned[name] = value
+    if cleaned.get("phone") and not PHONE_RE.match(normalize_phone(cleaned["phone"])):
+        errors["phone"] = "invalid"
+    if errors:
+        raise ValidationFailed(
+            _("地址信息不完整或格式不正确。"), code="invalid_address", fields=errors
+        )
+    cleaned["phone"] = normalize_phone(cleaned["phone"])
+    return cleaned
+
+
+def _address_of(member, address_id: int) -> Address:
+    address = Address.objects.filter(pk=address_id, member=member).first()
+    if address is None:  # another member's address looks exactly like a missing one
+        raise NotFound(_("地址不存在。"), code="address_not_found")
+    return address
+
+
+def _make_default(member, address: Address) -> None:
+    Address.objects.filter(member=member, is_default=True).exclude(pk=address.pk).update(
+        is_default=False
+    )
+    Address.objects.filter(pk=address.pk).update(is_default=True)
+    address.is_default = True
+
+
+@transaction.atomic
+def address_create(*, member, data: dict) -> Address:
+    """Add a shipping address; the first one, or one marked default, becomes the default."""
+    cleaned = _clean_address(data)
+    if Address.objects.filter(member=member).count() >= MAX_ADDRESSES:
+        raise ValidationFailed(
+            _("最多保存 %(n)s 个地址。") % {"n": MAX_ADDRESSES}, code="too_many_addresses"
+        )
+    first = not Address.objects.filter(member=member).exists()
+    address = Address.objects.create(member=member, **cleaned)
+    if first or data.get("is_default"):
+        _make_default(member, address)
+    return address
+
+
+@transaction.atomic
+def address_update(*, member, address_id: int, data: dict) -> Address:
+    address = _address_of(member, address_id)
+    cleaned = _clean_address(data)
+    Address.objects.filter(pk=address.pk).update(**cleaned)
+    address.refresh_from_db()
+    if data.get("is_default"):
+        _make_default(member, address)
+    return address
+
+
+@transaction.atomic
+def address_delete(*, member, address_id: int) -> None:
+    address = _address_of(member, address_id)
+    was_default = address.is_default
+    address.delete()
+    if was_default:
+        successor = Address.objects.filter(member=member).order_by("-id").first()
+        if successor:
+            _make_default(member, successor)
+
+
+@transaction.atomic
+def profile_update(*, member, data: dict) -> User:
+    """Change name, birthday and gender (avatar is set by `avatar_set`)."""
+    errors = {}
+    name = str(data.get("name", member.name) or "").strip()
+    if len(name) > 100:
+        errors["name"] = "at most 100 characters"
+    gender = data.get("gender", member.gender) or ""
+    if gender not in User.Gender.values:
+        errors["gender"] = "invalid"
+    birthday = data.get("birthday", member.birthday)
+    if isinstance(birthday, str):
+        import datetime as dt
+
+        try:
+            birthday = dt.date.fromisoformat(birthday) if birthday else None
+        except ValueError:
+            errors["birthday"] = "YYYY-MM-DD"
+    if errors:
+        raise ValidationFailed(_("资料格式不正确。"), code="invalid_profile", fields=errors)
+    User.objects.filter(pk=member.pk).update(name=name, gender=gender, birthday=birthday)
+    member.refresh_from_db()
+    return member

@@ -1,0 +1,152 @@
+"""Reads of the ledger for members, the API and the back-office."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Min, Sum
+from django.utils.translation import gettext as _
+
+from jifen.core.errors import NotFound, ValidationFailed
+from jifen.core.pagination import page_bounds
+from jifen.ledger.models import Account, Bucket, Entry, Lot, Transaction
+
+Kind = Transaction.Kind
+
+# What a member sees: public kinds (API.md) and the ledger kinds behind them.
+PUBLIC_KINDS: dict[str, list[str]] = {
+    "earn": [Kind.EARN],
+    "spend": [Kind.SPEND, Kind.HOLD, Kind.CAPTURE],
+    "expire": [Kind.EXPIRE],
+    "transfer": [Kind.TRANSFER],
+    "adjust": [Kind.ADJUST],
+    "refund": [Kind.REVERSAL, Kind.RELEASE],
+}
+PUBLIC_KIND_OF = {kind: public for public, kinds in PUBLIC_KINDS.items() for kind in kinds}
+
+
+def points_summary(*, member_id: int) -> dict:
+    """Balances and the next expiry: {"available", "pending", "held", "next_expiry"}.
+
+    `next_expiry` is the soonest expiry date among available lots with points left and the
+    points that expire on it, or None.
+    """
+    wallet = (
+        Account.objects.filter(member_id=member_id).values("available", "pending", "held").first()
+    )
+    if wallet is None:
+        raise NotFound(_("会员不存在。"), code="member_not_found")
+    lots = Lot.objects.filter(
+        member_id=member_id, status=Lot.Status.AVAILABLE, remaining__gt=0, expires_on__isnull=False
+    )
+    soonest = lots.aggregate(d=Min("expires_on"))["d"]
+    next_expiry = None
+    if soonest is not None:
+        points = lots.filter(expires_on=soonest).aggregate(s=Sum("remaining"))["s"]
+        next_expiry = {"points": points, "date": soonest}
+    return {**wallet, "next_expiry": next_expiry}
+
+
+@dataclass
+class HistoryRow:
+    transaction_id: int
+    kind: str  # public kind
+    points: int  # signed change to what the member holds (available + pending)
+    title: str
+    explanation: str
+    created_at: dt.datetime
+    reference: str
+
+
+def transaction_title(txn: Transaction, *, member_id: int, points: int) -> str:
+    """A short, translated title of a transaction as the member sees it."""
+    if txn.kind == Kind.TRANSFER:
+        incoming = points > 0
+        other_id = txn.member_id if incoming else txn.counterparty_id
+        other = _other_name(other_id)
+        return (_("收到 %(name)s 的转赠") if incoming else _("转赠给 %(name)s")) % {"name": other}
+    titles = {
+        Kind.EARN: _("获得积分"),
+        Kind.SPEND: _("积分兑换"),
+        Kind.HOLD: _("积分冻结"),
+        Kind.CAPTURE: _("积分扣除"),
+        Kind.RELEASE: _("冻结积分退回"),
+        Kind.ADJUST: _("积分调整"),
+        Kind.EXPIRE: _("积分过期"),
+        Kind.MATURE: _("积分生效"),
+        Kind.REVERSAL: _("积分退回"),
+    }
+    return titles.get(txn.kind, txn.kind)
+
+
+def transaction_explanation(txn: Transaction) -> str:
+    """The posting's own words, or a generated one where the ledger wrote it itself."""
+    if txn.kind == Kind.EXPIRE:
+        return _("%(date)s 到期的积分") % {"date": txn.details.get("expires_on", "")}
+    if txn.kind == Kind.TRANSFER:
+        note = txn.details.get("note") or ""
+        return _("留言：%(note)s") % {"note": note} if note else ""
+    if txn.kind == Kind.REVERSAL and not txn.explanation:
+        return _("原交易 %(ref)s") % {"ref": txn.details.get("reverses", "")}
+    return txn.explanation
+
+
+def _other_name(member_id: int | None) -> str:
+    from jifen.members.models import User
+
+    user = User.objects.filter(pk=member_id).only("name", "phone", "email", "member_number").first()
+    return user.display_name if user else "—"
+
+
+def points_history(
+    *, member_id: int, kind: str | None = None, page: int = 1, page_size: int = 20
+) -> tuple[list[HistoryRow], int]:
+    """The member's postings, newest first, as (rows, total count).
+
+    One row per transaction with its net change to available + pending points; postings
+    that change neither (a capture of held points, pending points maturing) are left out.
+    """
+    offset, limit = page_bounds(page, page_size)
+    entries = Entry.objects.filter(
+        member_id=member_id, bucket__in=[Bucket.AVAILABLE, Bucket.PENDING]
+    )
+    if kind:
+        if kind not in PUBLIC_KINDS:
+            raise ValidationFailed(
+                _("未知的类型。"), code="invalid_kind", fields={"kind": sorted(PUBLIC_KINDS)}
+            )
+        entries = entries.filter(transaction__kind__in=PUBLIC_KINDS[kind])
+    grouped = (
+        entries.values("transaction_id")
+        .annotate(points=Sum("amount"))
+        .exclude(points=0)
+        .order_by("-transaction_id")
+    )
+    count = grouped.count()
+    page_rows = list(grouped[offset : offset + limit])
+    txns = Transaction.objects.in_bulk([row["transaction_id"] for row in page_rows])
+    rows = []
+    for row in page_rows:
+        txn = txns[row["transaction_id"]]
+        rows.append(
+            HistoryRow(
+                transaction_id=txn.pk,
+                kind=PUBLIC_KIND_OF.get(txn.kind, txn.kind),
+                points=row["points"],
+                title=transaction_title(txn, member_id=member_id, points=row["points"]),
+                explanation=transaction_explanation(txn),
+                created_at=txn.created_at,
+                reference=txn.reference,
+            )
+        )
+    return rows, count
+
+
+def wallet_lots(*, member_id: int) -> list[Lot]:
+    """The member's lots with points left, soonest-expiring first (the spending order)."""
+    return list(
+        Lot.objects.filter(member_id=member_id, remaining__gt=0).order_by(
+            "status", "expires_on", "pk"
+        )
+    )
