@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "jifen.ledger",
     "jifen.web",
     "jifen.backoffice",
+    "jifen.demo",
 ]
 
 MIDDLEWARE = [
