@@ -1,0 +1,47 @@
+"""Production configuration: `manage.py check --deploy` is clean with production variables."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_manage(*args, env_extra):
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "JIFEN_TESTING"}}
+    env.update(env_extra)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_check_deploy_is_clean_with_production_variables(tmp_path):
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env_extra={
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "jifen.example.com",
+            "JIFEN_VAR_DIR": str(tmp_path),
+            "JIFEN_TESTING": "0",
+        },
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    result = run_manage(
+        "check", env_extra={"JIFEN_VAR_DIR": str(tmp_path), "JIFEN_TESTING": "0", "SECRET_KEY": ""}
+    )
+    assert result.returncode != 0
+    assert "Set SECRET_KEY" in result.stderr
