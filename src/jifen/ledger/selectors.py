@@ -59,12 +59,17 @@ class HistoryRow:
     reference: str
 
 
-def transaction_title(txn: Transaction, *, member_id: int, points: int) -> str:
-    """A short, translated title of a transaction as the member sees it."""
+def transaction_title(
+    txn: Transaction, *, member_id: int, points: int, names: dict[int, str] | None = None
+) -> str:
+    """A short, translated title of a transaction as the member sees it.
+
+    `names` maps member ids to display names for transfers (looked up when absent).
+    """
     if txn.kind == Kind.TRANSFER:
         incoming = points > 0
         other_id = txn.member_id if incoming else txn.counterparty_id
-        other = _other_name(other_id)
+        other = (names or _display_names([other_id])).get(other_id, "—")
         return (_("收到 %(name)s 的转赠") if incoming else _("转赠给 %(name)s")) % {"name": other}
     titles = {
         Kind.EARN: _("获得积分"),
@@ -92,11 +97,13 @@ def transaction_explanation(txn: Transaction) -> str:
     return txn.explanation
 
 
-def _other_name(member_id: int | None) -> str:
+def _display_names(member_ids) -> dict[int, str]:
     from jifen.members.models import User
 
-    user = User.objects.filter(pk=member_id).only("name", "phone", "email", "member_number").first()
-    return user.display_name if user else "—"
+    users = User.objects.filter(pk__in=[i for i in member_ids if i]).only(
+        "name", "phone", "email", "member_number"
+    )
+    return {user.pk: user.display_name for user in users}
 
 
 def points_history(
@@ -126,6 +133,14 @@ def points_history(
     count = grouped.count()
     page_rows = list(grouped[offset : offset + limit])
     txns = Transaction.objects.in_bulk([row["transaction_id"] for row in page_rows])
+    names = _display_names(
+        {
+            member
+            for txn in txns.values()
+            if txn.kind == Kind.TRANSFER
+            for member in (txn.member_id, txn.counterparty_id)
+        }
+    )
     rows = []
     for row in page_rows:
         txn = txns[row["transaction_id"]]
@@ -134,7 +149,9 @@ def points_history(
                 transaction_id=txn.pk,
                 kind=PUBLIC_KIND_OF.get(txn.kind, txn.kind),
                 points=row["points"],
-                title=transaction_title(txn, member_id=member_id, points=row["points"]),
+                title=transaction_title(
+                    txn, member_id=member_id, points=row["points"], names=names
+                ),
                 explanation=transaction_explanation(txn),
                 created_at=txn.created_at,
                 reference=txn.reference,
