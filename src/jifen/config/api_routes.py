@@ -1,10 +1,30 @@
-"""Mounts each app's Ninja router on the API."""
+"""Mounts each app's Ninja router on the API, and refines how parse errors are reported."""
 
-from jifen.config.api import api
+from django.utils.translation import gettext as _
+from ninja.errors import HttpError
+
+from jifen.config.api import api, error_body, on_http_error
 
 # Each domain app contributes `router` in its api.py; add them here as they are built.
-ROUTERS: list[tuple[str, str]] = []
+ROUTERS: list[tuple[str, str]] = [
+    ("", "jifen.members.api"),
+    ("", "jifen.ledger.api"),
+]
 
 for prefix, dotted in ROUTERS:
     module = __import__(dotted, fromlist=["router"])
     api.add_router(prefix, module.router)
+
+
+@api.exception_handler(HttpError)
+def on_http_error_with_body(request, exc: HttpError):
+    """A body that is not JSON (or not UTF-8) is the client's error: 400 malformed_json.
+
+    Ninja raises HttpError(400) from the parser's exception; anything else keeps the
+    generic mapping of jifen.config.api.
+    """
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        return api.create_response(
+            request, error_body("malformed_json", _("请求体不是有效的 JSON。")), status=400
+        )
+    return on_http_error(request, exc)

@@ -1,0 +1,298 @@
+"""Points in the JSON API: balances, history, transfers, and operators' adjustments.
+
+Points move only through jifen.ledger.services. Where a call posts to the ledger, the
+posting's reference is derived from the caller's Idempotency-Key, so a retry can never post
+twice even if the stored API response were lost (docs/adr/0002-idempotency.md).
+"""
+
+import datetime as dt
+import hashlib
+import uuid
+from typing import Literal
+
+from django.utils.translation import gettext as _
+from ninja import Field, Router, Schema, Status
+from pydantic import ConfigDict, StrictInt, StrictStr
+
+from jifen.core.errors import NotFound
+from jifen.core.pagination import page_bounds
+from jifen.ledger import selectors, services
+from jifen.ledger.models import Adjustment
+from jifen.members.api import ErrorOut, local
+from jifen.members.auth import member_auth, staff_auth
+from jifen.members.models import User
+from jifen.members.selectors import member_find_by_login
+
+router = Router(tags=["points"])
+
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+
+
+class StrictSchema(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+def reference_for(request, scope: str) -> str:
+    """`<scope>:<user id>:<Idempotency-Key>` when the header is sent, else a fresh uuid.
+
+    Long keys are hashed so the reference stays within the ledger's 200 characters.
+    """
+    key = request.headers.get("Idempotency-Key")
+    if not key:
+        return f"{scope}:{uuid.uuid4().hex}"
+    if len(key) > 100:
+        key = "sha256-" + hashlib.sha256(key.encode()).hexdigest()
+    return f"{scope}:{request.user.pk}:{key}"
+
+
+# --- balances and history ---------------------------------------------------------------------
+
+
+class NextExpiry(Schema):
+    points: int
+    date: dt.date
+
+
+class PointsOut(Schema):
+    available: int
+    pending: int
+    held: int
+    next_expiry: NextExpiry | None
+
+
+class HistoryItem(Schema):
+    id: int
+    kind: str
+    points: int = Field(description="signed change to available + pending points")
+    title: str
+    explanation: str
+    created_at: dt.datetime
+    reference: str
+
+
+class HistoryOut(Schema):
+    items: list[HistoryItem]
+    count: int
+
+
+@router.get("/me/points", auth=member_auth, response={200: PointsOut, **ERRORS})
+def my_points(request):
+    return Status(200, selectors.points_summary(member_id=request.auth.pk))
+
+
+@router.get("/me/points/history", auth=member_auth, response={200: HistoryOut, **ERRORS})
+def my_points_history(request, kind: str | None = None, page: int = 1, page_size: int = 20):
+    """Postings newest first; `kind` is one of earn, spend, expire, transfer, adjust, refund."""
+    rows, count = selectors.points_history(
+        member_id=request.auth.pk, kind=kind or None, page=page, page_size=page_size
+    )
+    items = [
+        {
+            "id": row.transaction_id,
+            "kind": row.kind,
+            "points": row.points,
+            "title": row.title,
+            "explanation": row.explanation,
+            "created_at": local(row.created_at),
+            "reference": row.reference,
+        }
+        for row in rows
+    ]
+    return Status(200, {"items": items, "count": count})
+
+
+# --- transfers --------------------------------------------------------------------------------
+
+
+class TransferIn(StrictSchema):
+    to: StrictStr = Field(max_length=254, description="phone, e-mail or member number")
+    points: StrictInt
+    note: StrictStr = Field("", max_length=500)
+
+
+class Counterparty(Schema):
+    member_number: str
+    name: str
+
+
+class TransferOut(Schema):
+    id: int
+    points: int
+    to: Counterparty
+    balance: PointsOut
+
+
+@router.post("/me/transfers", auth=member_auth, response={201: TransferOut, **ERRORS})
+def transfer_create(request, payload: TransferIn):
+    """Give points to another member. Send an Idempotency-Key so a retry never pays twice."""
+    recipient = member_find_by_login(payload.to)
+    if recipient is None:
+        raise NotFound(_("收款会员不存在。"), code="recipient_not_found", fields={"to": "unknown"})
+    txn = services.points_transfer(
+        sender_id=request.auth.pk,
+        recipient_id=recipient.pk,
+        points=payload.points,
+        reference=reference_for(request, "transfer"),
+        note=payload.note.strip(),
+    )
+    return Status(
+        201,
+        {
+            "id": txn.pk,
+            "points": payload.points,
+            "to": {"member_number": recipient.member_number, "name": recipient.display_name},
+            "balance": selectors.points_summary(member_id=request.auth.pk),
+        },
+    )
+
+
+# --- operators: adjustments -------------------------------------------------------------------
+
+
+class AdjustmentIn(StrictSchema):
+    member: StrictStr = Field(max_length=254, description="member number, phone or e-mail")
+    points: StrictInt = Field(description="non-zero; negative removes points")
+    reason: StrictStr = Field(max_length=500)
+
+
+class AdjustmentCreated(Schema):
+    id: int
+    status: str
+    points: int
+    member_number: str
+    transaction_id: int | None
+
+
+class AdjustmentOut(AdjustmentCreated):
+    reason: str
+    requested_by: str
+    decided_by: str | None
+    created_at: dt.datetime
+    decided_at: dt.datetime | None
+
+
+class AdjustmentList(Schema):
+    items: list[AdjustmentOut]
+    count: int
+
+
+def adjustment_out(adjustment: Adjustment) -> dict:
+    """Needs member, requested_by and decided_by loaded (select_related)."""
+    return {
+        "id": adjustment.pk,
+        "status": adjustment.status,
+        "points": adjustment.points,
+        "member_number": adjustment.member.member_number,
+        "transaction_id": adjustment.transaction_id,
+        "reason": adjustment.reason,
+        "requested_by": adjustment.requested_by.member_number,
+        "decided_by": adjustment.decided_by.member_number if adjustment.decided_by else None,
+        "created_at": local(adjustment.created_at),
+        "decided_at": local(adjustment.decided_at),
+    }
+
+
+@router.post("/admin/adjustments", auth=staff_auth, response={201: AdjustmentCreated, **ERRORS})
+def adjustment_create(request, payload: AdjustmentIn):
+    """Add (points > 0) or remove (points < 0) a member's points, with a reason.
+
+    Beyond JIFEN_ADJUSTMENT_APPROVAL_THRESHOLD the adjustment waits for another operator
+    (status pending_approval, transaction_id null). Hot path of the load benchmark: one
+    member lookup, then the service.
+    """
+    member = member_find_by_login(payload.member)
+    if member is None:
+        raise NotFound(_("会员不存在。"), code="member_not_found", fields={"member": "unknown"})
+    adjustment = services.adjustment_request(
+        member_id=member.pk,
+        points=payload.points,
+        reason=payload.reason,
+        reference=reference_for(request, "api-adjustment"),
+        requested_by=request.auth,
+    )
+    return Status(
+        201,
+        {
+            "id": adjustment.pk,
+            "status": adjustment.status,
+            "points": adjustment.points,
+            "member_number": member.member_number,
+            "transaction_id": adjustment.transaction_id,
+        },
+    )
+
+
+@router.get("/admin/adjustments", auth=staff_auth, response={200: AdjustmentList, **ERRORS})
+def adjustment_list(
+    request,
+    status: Literal["pending_approval", "applied", "rejected"] | None = None,
+    page: int = 1,
+    page_size: int = 20,
+):
+    """Adjustments, newest first; `status` filters."""
+    offset, limit = page_bounds(page, page_size)
+    adjustments = Adjustment.objects.select_related("member", "requested_by", "decided_by")
+    if status:
+        adjustments = adjustments.filter(status=status)
+    return Status(
+        200,
+        {
+            "items": [
+                adjustment_out(a) for a in adjustments.order_by("-pk")[offset : offset + limit]
+            ],
+            "count": adjustments.count(),
+        },
+    )
+
+
+def _decide(request, adjustment_id: int, approve: bool) -> dict:
+    adjustment = services.adjustment_decide(
+        adjustment_id=adjustment_id, approve=approve, decided_by=request.auth
+    )
+    adjustment = Adjustment.objects.select_related("member", "requested_by", "decided_by").get(
+        pk=adjustment.pk
+    )
+    return adjustment_out(adjustment)
+
+
+@router.post(
+    "/admin/adjustments/{adjustment_id}/approve",
+    auth=staff_auth,
+    response={200: AdjustmentOut, **ERRORS},
+)
+def adjustment_approve(request, adjustment_id: int):
+    """Approve (and so apply) another operator's pending adjustment."""
+    return Status(200, _decide(request, adjustment_id, approve=True))
+
+
+@router.post(
+    "/admin/adjustments/{adjustment_id}/reject",
+    auth=staff_auth,
+    response={200: AdjustmentOut, **ERRORS},
+)
+def adjustment_reject(request, adjustment_id: int):
+    return Status(200, _decide(request, adjustment_id, approve=False))
+
+
+class MemberPointsOut(PointsOut):
+    member_number: str
+    name: str
+
+
+@router.get(
+    "/admin/members/{member_number}/points",
+    auth=staff_auth,
+    response={200: MemberPointsOut, **ERRORS},
+)
+def member_points(request, member_number: str):
+    member = User.objects.filter(member_number=member_number).first()
+    if member is None:
+        raise NotFound(_("会员不存在。"), code="member_not_found")
+    return Status(
+        200,
+        {
+            "member_number": member.member_number,
+            "name": member.name,
+            **selectors.points_summary(member_id=member.pk),
+        },
+    )
