@@ -599,20 +599,24 @@ def points_transfer(
 # --- adjustments ------------------------------------------------------------------------------
 
 
-def _adjustment_apply(adjustment: Adjustment, *, applied_by_id: int) -> Transaction:
-    member_id, points = adjustment.member_id, adjustment.points
-    try:
-        txn = _claim(
-            kind=Kind.ADJUST,
-            reference=f"adjustment:{adjustment.pk}",
-            member_id=member_id,
-            explanation=adjustment.reason,
-            details={"adjustment": adjustment.pk},
-            created_by_id=applied_by_id,
-        )
-    except _AlreadyPosted as posted:
-        return posted.txn
-    wallet_id = _wallet_id(member_id)
+def _adjustment_post(
+    *,
+    member_id: int,
+    wallet_id: int,
+    points: int,
+    reason: str,
+    reference: str,
+    applied_by_id: int,
+) -> Transaction:
+    """Post an adjustment's points; raises _AlreadyPosted when its reference was used."""
+    txn = _claim(
+        kind=Kind.ADJUST,
+        reference=f"adjustment:{reference}",
+        member_id=member_id,
+        explanation=reason,
+        details={"adjustment": reference},
+        created_by_id=applied_by_id,
+    )
     posting = _Posting()
     posting.add(system_account_id(ISSUANCE_ADJUSTMENT), Bucket.MAIN, -points)
     posting.add(wallet_id, Bucket.AVAILABLE, points, member_id)
@@ -624,14 +628,22 @@ def _adjustment_apply(adjustment: Adjustment, *, applied_by_id: int) -> Transact
     return txn
 
 
+def _adjustment_replayed(*, reference: str, member_id: int, points: int) -> Adjustment:
+    existing = Adjustment.objects.get(reference=reference)
+    if existing.member_id != member_id or existing.points != points:
+        raise Conflict(_("该参考号已用于另一笔调整。"), code="reference_conflict")
+    return existing
+
+
 @transaction.atomic
 def adjustment_request(
     *, member_id: int, points: int, reason: str, reference: str, requested_by
 ) -> Adjustment:
     """An operator adds (points > 0) or removes (points < 0) a member's points.
 
-    Small adjustments apply at once; beyond the approval threshold they wait for a second
-    operator (`adjustment_approve`). A repeated reference returns the first adjustment.
+    Small adjustments apply at once; beyond JIFEN_ADJUSTMENT_APPROVAL_THRESHOLD they wait
+    for a second operator (`adjustment_decide`). A repeated reference returns the first
+    adjustment; the same reference for another member or amount is a Conflict.
     """
     if not getattr(requested_by, "is_staff", False):
         raise PermissionDenied(_("只有运营人员可以调整积分。"))
@@ -642,37 +654,41 @@ def adjustment_request(
             fields={"points": "non-zero integer required"},
         )
     validate_points(abs(points))
-    reason = (reason or "").strip()
+    reason = (reason or "").strip()[:500]
     if not reason:
         raise ValidationFailed(
             _("请填写调整原因。"), code="reason_required", fields={"reason": "required"}
         )
     _validate_reference(reference)
-    _wallet_id(member_id)
-    needs_approval = abs(points) > settings.JIFEN_ADJUSTMENT_APPROVAL_THRESHOLD
+    wallet_id = _wallet_id(member_id)
+    fields = {
+        "member_id": member_id,
+        "points": points,
+        "reason": reason,
+        "reference": reference,
+        "requested_by": requested_by,
+    }
+    if abs(points) <= settings.JIFEN_ADJUSTMENT_APPROVAL_THRESHOLD:
+        # Applied at once: the posting claims the reference, then one insert records it.
+        try:
+            txn = _adjustment_post(
+                member_id=member_id,
+                wallet_id=wallet_id,
+                points=points,
+                reason=reason,
+                reference=reference,
+                applied_by_id=requested_by.pk,
+            )
+        except _AlreadyPosted:
+            return _adjustment_replayed(reference=reference, member_id=member_id, points=points)
+        return Adjustment.objects.create(
+            status=Adjustment.Status.APPLIED, transaction=txn, **fields
+        )
     try:
         with transaction.atomic():
-            adjustment = Adjustment.objects.create(
-                member_id=member_id,
-                points=points,
-                reason=reason[:500],
-                reference=reference,
-                requested_by=requested_by,
-                status=(
-                    Adjustment.Status.PENDING_APPROVAL
-                    if needs_approval
-                    else Adjustment.Status.APPLIED
-                ),
-            )
+            return Adjustment.objects.create(status=Adjustment.Status.PENDING_APPROVAL, **fields)
     except IntegrityError:
-        existing = Adjustment.objects.get(reference=reference)
-        if existing.member_id != member_id or existing.points != points:
-            raise Conflict(_("该参考号已用于另一笔调整。"), code="reference_conflict") from None
-        return existing
-    if not needs_approval:
-        adjustment.transaction = _adjustment_apply(adjustment, applied_by_id=requested_by.pk)
-        adjustment.save(update_fields=["transaction"])
-    return adjustment
+        return _adjustment_replayed(reference=reference, member_id=member_id, points=points)
 
 
 @transaction.atomic
@@ -692,7 +708,14 @@ def adjustment_decide(*, adjustment_id: int, approve: bool, decided_by) -> Adjus
         raise Conflict(_("该申请已处理。"), code="adjustment_already_decided")
     adjustment.refresh_from_db()
     if approve:
-        adjustment.transaction = _adjustment_apply(adjustment, applied_by_id=decided_by.pk)
+        adjustment.transaction = _adjustment_post(
+            member_id=adjustment.member_id,
+            wallet_id=_wallet_id(adjustment.member_id),
+            points=adjustment.points,
+            reason=adjustment.reason,
+            reference=adjustment.reference,
+            applied_by_id=decided_by.pk,
+        )
         adjustment.save(update_fields=["transaction"])
     return adjustment
 
