@@ -1,9 +1,152 @@
-"""django-unfold settings for the back-office; imported by jifen.config.settings."""
+"""django-unfold settings for the back-office; imported by jifen.config.settings.
 
+Loaded while settings are read: nothing here may import models or resolve URLs at import
+time (links are `reverse_lazy`, callbacks are dotted paths or lambdas called per request).
+"""
+
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
+
+
+def _changelist(model: str, query: str = ""):
+    url = reverse_lazy(f"admin:{model}_changelist")
+    return (lambda request: f"{url}?{query}") if query else url
+
+
+def _can_view(model: str):
+    app_label, name = model.split("_", 1)
+    return lambda request: request.user.has_perm(f"{app_label}.view_{name}")
+
+
+def _active_with(model: str, param: str, value: str):
+    """A sidebar item for a filtered changelist is active only with its filter."""
+    path = reverse_lazy(f"admin:{model}_changelist")
+
+    def active(request) -> bool:
+        return request.path.startswith(str(path)) and request.GET.get(param) == value
+
+    return active
+
+
+def _item(title, icon, model, query="", active=None):
+    item = {
+        "title": title,
+        "icon": icon,
+        "link": _changelist(model, query),
+        "permission": _can_view(model),
+    }
+    if active is not None:
+        item["active"] = active
+    return item
+
+
+# Warm red (中国红) as the primary colour, warm greys as the base; gold is the accent of
+# the dashboard's cards and charts (see backoffice/templates/backoffice/dashboard.html).
+PRIMARY = {
+    "50": "#fef3f2",
+    "100": "#fee4e2",
+    "200": "#fececa",
+    "300": "#fcaba5",
+    "400": "#f77b70",
+    "500": "#ee4f43",
+    "600": "#d93226",
+    "700": "#b6261c",
+    "800": "#96231b",
+    "900": "#7c231d",
+    "950": "#430d09",
+}
+BASE = {
+    "50": "#fafaf9",
+    "100": "#f5f5f4",
+    "200": "#e7e5e4",
+    "300": "#d6d3d1",
+    "400": "#a8a29e",
+    "500": "#78716c",
+    "600": "#57534e",
+    "700": "#44403c",
+    "800": "#292524",
+    "900": "#1c1917",
+    "950": "#0c0a09",
+}
+GOLD = "#d4a017"
 
 UNFOLD = {
     "SITE_TITLE": _("积分商城 · 运营后台"),
     "SITE_HEADER": _("积分商城"),
+    "SITE_SUBHEADER": _("运营后台"),
+    "SITE_SYMBOL": "loyalty",
     "SHOW_HISTORY": True,
+    "SHOW_VIEW_ON_SITE": False,
+    "DASHBOARD_CALLBACK": "jifen.backoffice.views.dashboard_callback",
+    "COLORS": {"primary": PRIMARY, "base": BASE},
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": [
+            {
+                "title": _("概览"),
+                "items": [
+                    {
+                        "title": _("仪表盘"),
+                        "icon": "dashboard",
+                        "link": reverse_lazy("admin:index"),
+                    },
+                ],
+            },
+            {
+                "title": _("会员"),
+                "items": [
+                    _item(
+                        _("会员"),
+                        "people",
+                        "members_user",
+                        "is_staff__exact=0",
+                        _active_with("members_user", "is_staff__exact", "0"),
+                    ),
+                    _item(
+                        _("运营人员"),
+                        "badge",
+                        "members_user",
+                        "is_staff__exact=1",
+                        _active_with("members_user", "is_staff__exact", "1"),
+                    ),
+                    _item(_("角色与权限"), "admin_panel_settings", "auth_group"),
+                ],
+            },
+            {
+                "title": _("积分账本"),
+                "items": [
+                    _item(
+                        _("会员钱包"),
+                        "account_balance_wallet",
+                        "ledger_account",
+                        "scope=wallet",
+                        _active_with("ledger_account", "scope", "wallet"),
+                    ),
+                    _item(
+                        _("系统账户"),
+                        "account_balance",
+                        "ledger_account",
+                        "scope=system",
+                        _active_with("ledger_account", "scope", "system"),
+                    ),
+                    _item(_("交易流水"), "receipt_long", "ledger_transaction"),
+                    _item(_("积分批次"), "inventory_2", "ledger_lot"),
+                    _item(_("批次变动"), "swap_vert", "ledger_lotmovement"),
+                    _item(_("冻结"), "lock", "ledger_hold"),
+                ],
+            },
+            {
+                "title": _("运营"),
+                "items": [
+                    {
+                        **_item(_("积分调整"), "tune", "ledger_adjustment"),
+                        "badge": "jifen.backoffice.views.adjustments_pending_badge",
+                        "badge_variant": "warning",
+                    },
+                    _item(_("幂等记录"), "fingerprint", "core_idempotencyrecord"),
+                ],
+            },
+        ],
+    },
 }
