@@ -7,7 +7,10 @@ Flow for a mutating request that carries the header:
    effect and the stored result commit together or not at all: a crash in between cannot
    leave an effect whose key would let a retry act again.
 3. A replay with the same body gets the stored status and body; with another body, 422.
-A 5xx (or an exception) releases the claim so the client may retry.
+A 5xx (or an exception) releases the claim so the client may retry. So does a refusal
+that comes before the operation runs (401, 403, 429: credentials, CSRF, permission, rate
+limit): it has no effect to protect, and storing it would replay the refusal to the
+corrected retry (a session client whose CSRF token had rotated could never use its key).
 """
 
 import hashlib
@@ -25,6 +28,8 @@ MUTATING_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # An in-flight claim older than this is taken to belong to a process that died.
 STALE_AFTER = timedelta(seconds=120)
 MAX_KEY_LENGTH = 255
+# Refusals before the operation runs: not results to remember (see the module docstring).
+NOT_REMEMBERED = {401, 403, 429}
 
 
 def error_response(status: int, code: str, message: str) -> JsonResponse:
@@ -117,7 +122,7 @@ class IdempotencyMiddleware:
         try:
             with transaction.atomic():
                 response = self.get_response(request)
-                if response.status_code >= 500:
+                if response.status_code >= 500 or response.status_code in NOT_REMEMBERED:
                     raise _ServerError(response)
                 IdempotencyRecord.objects.filter(pk=record.pk).update(
                     state=IdempotencyRecord.State.DONE,

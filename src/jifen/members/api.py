@@ -6,6 +6,7 @@ jifen.config.api in the one error shape.
 """
 
 import datetime as dt
+from typing import Literal
 
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
@@ -15,7 +16,7 @@ from jifen.core.pagination import page_bounds
 from jifen.core.ratelimit import client_ip
 from jifen.members import services, tokens
 from jifen.members.auth import member_auth, token_auth
-from jifen.members.models import Address, VerificationCode
+from jifen.members.models import Address
 
 router = Router(tags=["members"])
 
@@ -68,7 +69,7 @@ class RegisterOut(TokenOut):
 class CodeIn(StrictSchema):
     phone: StrictStr | None = Field(None, max_length=20)
     email: StrictStr | None = Field(None, max_length=254)
-    purpose: VerificationCode.Purpose = VerificationCode.Purpose.REGISTER
+    purpose: Literal["register"] = "register"
 
 
 class CodeOut(Schema):
