@@ -219,12 +219,22 @@ LOGGING = {
 ACCOUNT_ADAPTER = "jifen.members.adapters.AccountAdapter"
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email", "phone"}
+# Members register with a phone or an e-mail: the signup form (jifen.web.forms.SignupForm)
+# makes the phone optional again and requires one of the two.
 ACCOUNT_SIGNUP_FIELDS = ["phone*", "email", "password1*", "password2*"]
+ACCOUNT_FORMS = {"login": "jifen.web.forms.LoginForm", "signup": "jifen.web.forms.SignupForm"}
 ACCOUNT_PHONE_VERIFICATION_ENABLED = False
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True
 ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = True
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = True
 ACCOUNT_LOGOUT_ON_GET = False
+# Registration says plainly "this phone is already registered" (the sign-up page cannot hide
+# it without mandatory verification), so the other forms need not pretend otherwise.
+ACCOUNT_PREVENT_ENUMERATION = False
+# The member site's own templates (jifen/web/templates/account/*.jifen.html): "jifen.web"
+# comes after "allauth" in INSTALLED_APPS, so same-named templates would lose to allauth's.
+ACCOUNT_TEMPLATE_EXTENSION = "jifen.html"
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",
     "login": "30/m/ip",

@@ -1,7 +1,328 @@
+"""Member site pages. Each view parses input, calls one service or selector, and renders."""
+
+from __future__ import annotations
+
+import math
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.core import signing
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from jifen.core.errors import DomainError
+from jifen.ledger.selectors import PUBLIC_KINDS, points_history, points_summary
+from jifen.ledger.services import points_transfer
+from jifen.members import services as member_services
+from jifen.members.selectors import member_find_by_login
+from jifen.web.forms import (
+    AddressForm,
+    HistoryFilterForm,
+    ProfileForm,
+    TransferForm,
+    add_domain_error,
+)
+
+HISTORY_PAGE_SIZE = 15
+TRANSFER_SALT = "jifen.web.transfer"
+TRANSFER_TOKEN_MAX_AGE = 15 * 60  # a confirmation page left open longer must be redone
+TRANSFER_DONE_KEY = "jifen_transfer_done"
+
+
+def kind_labels() -> dict[str, str]:
+    return {
+        "earn": _("获得"),
+        "spend": _("使用"),
+        "expire": _("过期"),
+        "transfer": _("转赠"),
+        "adjust": _("调整"),
+        "refund": _("退回"),
+    }
+
+
+# --- home and history -------------------------------------------------------------------------
 
 
 @login_required
 def home(request):
-    return HttpResponse("Jifen")
+    summary = points_summary(member_id=request.user.pk)
+    rows, total = points_history(member_id=request.user.pk, page=1, page_size=5)
+    return render(
+        request,
+        "web/home.html",
+        {"summary": summary, "rows": rows, "total": total, "nav": "home"},
+    )
+
+
+@login_required
+def history(request):
+    form = HistoryFilterForm(request.GET)
+    kind, page = "", 1
+    if form.is_valid():
+        kind, page = form.cleaned_data["kind"], form.cleaned_data["page"] or 1
+    rows, total = points_history(
+        member_id=request.user.pk, kind=kind or None, page=page, page_size=HISTORY_PAGE_SIZE
+    )
+    pages = max(1, math.ceil(total / HISTORY_PAGE_SIZE))
+    context = {
+        "rows": rows,
+        "total": total,
+        "kind": kind,
+        "page": page,
+        "pages": pages,
+        "previous_page": page - 1 if page > 1 else None,
+        "next_page": page + 1 if page < pages else None,
+        "kinds": [(key, kind_labels()[key]) for key in PUBLIC_KINDS],
+        "nav": "history",
+    }
+    partial = request.htmx and request.htmx.target == "history-panel"
+    response = render(
+        request, "web/partials/history_list.html" if partial else "web/history.html", context
+    )
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
+# --- transfer ---------------------------------------------------------------------------------
+
+
+def _transfer_context(request, form, **extra):
+    return {
+        "form": form,
+        "summary": points_summary(member_id=request.user.pk),
+        "transfer_min": settings.JIFEN_TRANSFER_MIN,
+        "transfer_limit": settings.JIFEN_TRANSFER_DAILY_LIMIT,
+        "nav": "transfer",
+        **extra,
+    }
+
+
+@login_required
+def transfer(request):
+    """Step 1: who and how much. A valid form leads to the confirmation page."""
+    if request.method != "POST":
+        return render(request, "web/transfer.html", _transfer_context(request, TransferForm()))
+    form = TransferForm(request.POST)
+    summary = points_summary(member_id=request.user.pk)
+    if form.is_valid():
+        # Early, friendly checks; points_transfer stays the authority at step 2.
+        points = form.cleaned_data["points"]
+        if points < settings.JIFEN_TRANSFER_MIN:
+            form.add_error(
+                "points",
+                _("每次至少转赠 %(min)s 积分。") % {"min": settings.JIFEN_TRANSFER_MIN},
+            )
+        elif points > summary["available"]:
+            form.add_error(
+                "points",
+                _("积分不足：可用 %(available)s 积分。") % {"available": summary["available"]},
+            )
+        recipient = member_find_by_login(form.cleaned_data["recipient"])
+        if recipient is None or recipient.is_closed:
+            form.add_error("recipient", _("找不到该会员，请检查手机号、邮箱或会员号。"))
+        elif recipient.pk == request.user.pk:
+            form.add_error("recipient", _("不能转赠给自己。"))
+        if form.is_valid():
+            # The confirmation carries what was confirmed, signed, and a one-time token:
+            # the posting's reference is derived from it, so a double submit posts once.
+            token = signing.dumps(
+                {
+                    "sender": request.user.pk,
+                    "recipient": recipient.pk,
+                    "recipient_name": recipient.display_name,
+                    "recipient_login": recipient.masked_login,
+                    "points": form.cleaned_data["points"],
+                    "note": form.cleaned_data["note"],
+                    "typed": form.cleaned_data["recipient"],
+                    "nonce": uuid.uuid4().hex,
+                },
+                salt=TRANSFER_SALT,
+            )
+            context = _transfer_context(
+                request,
+                form,
+                recipient=recipient,
+                points=points,
+                note=form.cleaned_data["note"],
+                after=summary["available"] - points,
+                token=token,
+            )
+            return render(request, "web/transfer_confirm.html", context)
+    return render(request, "web/transfer.html", _transfer_context(request, form), status=422)
+
+
+@login_required
+@require_POST
+def transfer_confirm(request):
+    """Step 2: post the transfer the member confirmed."""
+    try:
+        data = signing.loads(
+            request.POST.get("token", ""), salt=TRANSFER_SALT, max_age=TRANSFER_TOKEN_MAX_AGE
+        )
+    except signing.SignatureExpired:
+        messages.error(request, _("确认页面已过期，请重新填写。"))
+        return redirect("web:transfer")
+    except signing.BadSignature:
+        messages.error(request, _("转赠请求无效，请重新填写。"))
+        return redirect("web:transfer")
+    if data.get("sender") != request.user.pk:
+        messages.error(request, _("转赠请求无效，请重新填写。"))
+        return redirect("web:transfer")
+    form = TransferForm(
+        initial={"recipient": data["typed"], "points": data["points"], "note": data["note"]}
+    )
+    try:
+        points_transfer(
+            sender_id=request.user.pk,
+            recipient_id=data["recipient"],
+            points=data["points"],
+            reference=f"web:transfer:{request.user.pk}:{data['nonce']}",
+            note=data["note"],
+        )
+    except DomainError as error:
+        form.add_error(None, error.message)
+        return render(request, "web/transfer.html", _transfer_context(request, form), status=422)
+    request.session[TRANSFER_DONE_KEY] = {
+        key: data[key] for key in ("recipient_name", "recipient_login", "points", "note")
+    }
+    messages.success(request, _("转赠成功。"))
+    return redirect("web:transfer_done")
+
+
+@login_required
+def transfer_done(request):
+    done = request.session.get(TRANSFER_DONE_KEY)
+    if not done:
+        return redirect("web:transfer")
+    return render(
+        request,
+        "web/transfer_done.html",
+        {"summary": points_summary(member_id=request.user.pk), "done": done, "nav": "transfer"},
+    )
+
+
+# --- profile and addresses --------------------------------------------------------------------
+
+
+@login_required
+def profile(request):
+    user = request.user
+    if request.method == "POST":
+        form = ProfileForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                member_services.profile_update(
+                    member=user,
+                    data={
+                        "name": form.cleaned_data["name"],
+                        "birthday": form.cleaned_data["birthday"],
+                        "gender": form.cleaned_data["gender"],
+                    },
+                )
+            except DomainError as error:
+                add_domain_error(form, error)
+            else:
+                avatar = form.cleaned_data["avatar"]
+                if avatar:
+                    _avatar_store(user, avatar)
+                messages.success(request, _("资料已保存。"))
+                return redirect("web:profile")
+        return render(request, "web/profile.html", {"form": form, "nav": "me"}, status=422)
+    form = ProfileForm(
+        initial={"name": user.name, "birthday": user.birthday, "gender": user.gender}
+    )
+    return render(request, "web/profile.html", {"form": form, "nav": "me"})
+
+
+def _avatar_store(user, upload) -> None:
+    """Keep the validated image under a random name (the upload's name is not trusted)."""
+    extension = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}[upload.image.format]
+    old = user.avatar.name if user.avatar else ""
+    user.avatar.save(f"{uuid.uuid4().hex}.{extension}", upload, save=False)
+    type(user).objects.filter(pk=user.pk).update(avatar=user.avatar.name)
+    if old:
+        user.avatar.storage.delete(old)
+
+
+@login_required
+def addresses(request):
+    return render(
+        request,
+        "web/addresses.html",
+        {"addresses": list(request.user.addresses.all()), "nav": "me"},
+    )
+
+
+def _address_of(request, address_id):
+    address = request.user.addresses.filter(pk=address_id).first()
+    if address is None:
+        raise Http404
+    return address
+
+
+@login_required
+def address_form(request, address_id=None):
+    """Add (no id) or edit an address."""
+    address = _address_of(request, address_id) if address_id else None
+    if request.method == "POST":
+        form = AddressForm(request.POST)
+        if form.is_valid():
+            try:
+                if address is None:
+                    member_services.address_create(member=request.user, data=form.cleaned_data)
+                    messages.success(request, _("地址已添加。"))
+                else:
+                    member_services.address_update(
+                        member=request.user, address_id=address.pk, data=form.cleaned_data
+                    )
+                    messages.success(request, _("地址已更新。"))
+            except DomainError as error:
+                add_domain_error(form, error)
+            else:
+                return redirect("web:addresses")
+        status = 422
+    else:
+        initial = {}
+        if address is not None:
+            initial = {name: getattr(address, name) for name in AddressForm.base_fields}
+        form = AddressForm(initial=initial)
+        status = 200
+    return render(
+        request,
+        "web/address_form.html",
+        {"form": form, "address": address, "nav": "me"},
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def address_delete(request, address_id):
+    try:
+        member_services.address_delete(member=request.user, address_id=address_id)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("地址已删除。"))
+    return redirect("web:addresses")
+
+
+@login_required
+@require_POST
+def address_make_default(request, address_id):
+    address = _address_of(request, address_id)
+    data = {name: getattr(address, name) for name in AddressForm.base_fields}
+    try:
+        member_services.address_update(
+            member=request.user, address_id=address.pk, data={**data, "is_default": True}
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("已设为默认地址。"))
+    return redirect("web:addresses")

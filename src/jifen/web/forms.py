@@ -1,0 +1,146 @@
+"""Forms of the member site: they parse input; services decide and write."""
+
+from __future__ import annotations
+
+from allauth.account.forms import LoginForm as AllauthLoginForm
+from allauth.account.forms import SignupForm as AllauthSignupForm
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from jifen.core.errors import DomainError
+from jifen.ledger.selectors import PUBLIC_KINDS
+from jifen.members.models import User
+
+AVATAR_MAX_BYTES = 2 * 1024 * 1024
+AVATAR_TYPES = {"JPEG", "PNG", "GIF", "WEBP"}
+
+
+def add_domain_error(form: forms.Form, error: DomainError) -> None:
+    """Show a service's error on the form: its message on top, flagged fields marked."""
+    form.add_error(None, error.message)
+    for name in error.fields:
+        if name in form.fields and name not in form.errors:
+            form.add_error(name, ValidationError(_("请检查此项。"), code=error.code))
+
+
+class LoginForm(AllauthLoginForm):
+    """allauth's login form, worded for members (phone, e-mail or member number)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["login"].label = _("手机号 / 邮箱 / 会员号")
+        self.fields["login"].widget.attrs.update(
+            {"placeholder": _("例如 13800001234"), "autocomplete": "username"}
+        )
+        self.fields["password"].label = _("密码")
+        self.fields["password"].help_text = ""
+        self.fields["password"].widget.attrs["placeholder"] = ""
+        if "remember" in self.fields:
+            self.fields["remember"].label = _("记住我")
+
+
+class SignupForm(AllauthSignupForm):
+    """Registration with a phone number or an e-mail address (at least one) and a password."""
+
+    field_order = ["phone", "email", "password1", "password2"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        labels = {
+            "phone": (_("手机号"), _("例如 13800001234")),
+            "email": (_("邮箱"), _("name@example.com")),
+            "password1": (_("密码"), _("至少 8 位，不要全是数字")),
+            "password2": (_("确认密码"), _("再输入一次密码")),
+        }
+        for name, (label, placeholder) in labels.items():
+            if name in self.fields:
+                self.fields[name].label = label
+                self.fields[name].widget.attrs["placeholder"] = placeholder
+        if "phone" in self.fields:
+            self.fields["phone"].required = False
+            self.fields["phone"].widget.is_required = False
+            self.fields["phone"].help_text = _("手机号和邮箱至少填写一项。")
+        if "password1" in self.fields:
+            self.fields["password1"].help_text = ""
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("phone") and not cleaned.get("email") and not self.errors:
+            raise ValidationError(_("请填写手机号或邮箱。"), code="login_required")
+        return cleaned
+
+
+class HistoryFilterForm(forms.Form):
+    kind = forms.ChoiceField(
+        choices=[("", _("全部"))] + [(kind, kind) for kind in PUBLIC_KINDS], required=False
+    )
+    page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
+
+
+class TransferForm(forms.Form):
+    recipient = forms.CharField(
+        label=_("收款人"),
+        max_length=254,
+        help_text=_("对方的手机号、邮箱或会员号"),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "placeholder": _("手机号 / 邮箱 / 会员号")}
+        ),
+    )
+    points = forms.IntegerField(
+        label=pgettext_lazy("transfer form field", "转赠积分"),
+        min_value=1,
+        max_value=100_000_000,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "placeholder": "100"}),
+    )
+    note = forms.CharField(
+        label=_("留言（选填）"),
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": _("例如：生日快乐")}),
+    )
+
+
+class ProfileForm(forms.Form):
+    name = forms.CharField(label=_("昵称"), max_length=100, required=False)
+    birthday = forms.DateField(
+        label=_("生日"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    gender = forms.ChoiceField(label=_("性别"), choices=User.Gender.choices, required=False)
+    avatar = forms.FileField(
+        label=_("头像"),
+        required=False,
+        help_text=_("JPG、PNG、GIF 或 WebP 图片，不超过 2 MB"),
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
+    )
+
+    def clean_avatar(self):
+        upload = self.cleaned_data.get("avatar")
+        if not upload:
+            return None
+        if upload.size > AVATAR_MAX_BYTES:
+            raise ValidationError(_("头像不能超过 2 MB。"), code="avatar_too_large")
+        # Trust the bytes, not the file name or the browser's content type.
+        image_field = forms.ImageField()
+        try:
+            image_field.clean(upload)
+        except ValidationError:
+            raise ValidationError(_("请上传有效的图片文件。"), code="avatar_not_image") from None
+        if getattr(upload, "image", None) is None or upload.image.format not in AVATAR_TYPES:
+            raise ValidationError(_("请上传有效的图片文件。"), code="avatar_not_image")
+        upload.seek(0)
+        return upload
+
+
+class AddressForm(forms.Form):
+    recipient = forms.CharField(label=_("收件人"), max_length=50)
+    phone = forms.CharField(
+        label=_("电话"), max_length=20, widget=forms.TextInput(attrs={"type": "tel"})
+    )
+    province = forms.CharField(label=_("省"), max_length=30)
+    city = forms.CharField(label=_("市"), max_length=30)
+    district = forms.CharField(label=_("区"), max_length=30, required=False)
+    detail = forms.CharField(label=_("详细地址"), max_length=200)
+    postal_code = forms.CharField(label=_("邮编"), max_length=10, required=False)
+    is_default = forms.BooleanField(label=_("设为默认地址"), required=False)
