@@ -62,12 +62,19 @@ def dashboard_context(*, days: int = DASHBOARD_DAYS) -> dict[str, Any]:
         "adjustments_pending": selectors.adjustments_pending_count(),
         "point_value": selectors.point_value(),
         "gold": GOLD,
+        "red": PRIMARY["600"],
     }
 
 
+# The figures are the company's books: shown to operators who may read the journal.
+DASHBOARD_PERMISSION = "ledger.view_transaction"
+
+
 def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
-    context.update(dashboard_context())
     context["title"] = _("运营概览")
+    context["can_see_figures"] = request.user.has_perm(DASHBOARD_PERMISSION)
+    if context["can_see_figures"]:
+        context.update(dashboard_context())
     return context
 
 
