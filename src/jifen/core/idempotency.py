@@ -110,8 +110,11 @@ class IdempotencyMiddleware:
             or not request.path.startswith("/api/")
         ):
             return self.get_response(request)
-        if len(key) > MAX_KEY_LENGTH:
-            return error_response(400, "invalid_idempotency_key", "Idempotency-Key is too long.")
+        if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            # (Control characters, NUL above all, cannot be stored in PostgreSQL text.)
+            return error_response(
+                400, "invalid_idempotency_key", "Idempotency-Key is too long or not printable."
+            )
         owner = request_owner(request)
         if owner is None:  # the view will answer 401; nothing to remember
             return self.get_response(request)

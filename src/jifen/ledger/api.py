@@ -8,17 +8,17 @@ twice even if the stored API response were lost (docs/adr/0002-idempotency.md).
 import datetime as dt
 import hashlib
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema, Status
-from pydantic import ConfigDict, StrictInt, StrictStr
+from ninja import Field, Header, Router, Schema, Status
+from pydantic import ConfigDict, StrictInt
 
 from jifen.core.errors import NotFound
 from jifen.core.pagination import page_bounds
 from jifen.ledger import selectors, services
 from jifen.ledger.models import Adjustment
-from jifen.members.api import ErrorOut, local
+from jifen.members.api import ErrorOut, Text, local
 from jifen.members.auth import member_auth, staff_auth
 from jifen.members.models import User
 from jifen.members.selectors import member_find_by_login
@@ -32,12 +32,22 @@ class StrictSchema(Schema):
     model_config = ConfigDict(extra="forbid")
 
 
-def reference_for(request, scope: str) -> str:
+# Documented in the OpenAPI schema; jifen.core.idempotency acts on it before the view runs.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Retry with the same key: the first result is replayed, never posted twice.",
+    ),
+]
+
+
+def reference_for(request, scope: str, key: str | None) -> str:
     """`<scope>:<user id>:<Idempotency-Key>` when the header is sent, else a fresh uuid.
 
     Long keys are hashed so the reference stays within the ledger's 200 characters.
     """
-    key = request.headers.get("Idempotency-Key")
     if not key:
         return f"{scope}:{uuid.uuid4().hex}"
     if len(key) > 100:
@@ -105,9 +115,9 @@ def my_points_history(request, kind: str | None = None, page: int = 1, page_size
 
 
 class TransferIn(StrictSchema):
-    to: StrictStr = Field(max_length=254, description="phone, e-mail or member number")
+    to: Text = Field(max_length=254, description="phone, e-mail or member number")
     points: StrictInt
-    note: StrictStr = Field("", max_length=500)
+    note: Text = Field("", max_length=500)
 
 
 class Counterparty(Schema):
@@ -123,7 +133,7 @@ class TransferOut(Schema):
 
 
 @router.post("/me/transfers", auth=member_auth, response={201: TransferOut, **ERRORS})
-def transfer_create(request, payload: TransferIn):
+def transfer_create(request, payload: TransferIn, idempotency_key: IdempotencyKey = None):
     """Give points to another member. Send an Idempotency-Key so a retry never pays twice."""
     recipient = member_find_by_login(payload.to)
     if recipient is None:
@@ -132,7 +142,7 @@ def transfer_create(request, payload: TransferIn):
         sender_id=request.auth.pk,
         recipient_id=recipient.pk,
         points=payload.points,
-        reference=reference_for(request, "transfer"),
+        reference=reference_for(request, "transfer", idempotency_key),
         note=payload.note.strip(),
     )
     return Status(
@@ -150,9 +160,9 @@ def transfer_create(request, payload: TransferIn):
 
 
 class AdjustmentIn(StrictSchema):
-    member: StrictStr = Field(max_length=254, description="member number, phone or e-mail")
+    member: Text = Field(max_length=254, description="member number, phone or e-mail")
     points: StrictInt = Field(description="non-zero; negative removes points")
-    reason: StrictStr = Field(max_length=500)
+    reason: Text = Field(max_length=500)
 
 
 class AdjustmentCreated(Schema):
@@ -193,7 +203,7 @@ def adjustment_out(adjustment: Adjustment) -> dict:
 
 
 @router.post("/admin/adjustments", auth=staff_auth, response={201: AdjustmentCreated, **ERRORS})
-def adjustment_create(request, payload: AdjustmentIn):
+def adjustment_create(request, payload: AdjustmentIn, idempotency_key: IdempotencyKey = None):
     """Add (points > 0) or remove (points < 0) a member's points, with a reason.
 
     Beyond JIFEN_ADJUSTMENT_APPROVAL_THRESHOLD the adjustment waits for another operator
@@ -207,7 +217,7 @@ def adjustment_create(request, payload: AdjustmentIn):
         member_id=member.pk,
         points=payload.points,
         reason=payload.reason,
-        reference=reference_for(request, "api-adjustment"),
+        reference=reference_for(request, "api-adjustment", idempotency_key),
         requested_by=request.auth,
     )
     return Status(
@@ -285,7 +295,11 @@ class MemberPointsOut(PointsOut):
     response={200: MemberPointsOut, **ERRORS},
 )
 def member_points(request, member_number: str):
-    member = User.objects.filter(member_number=member_number).first()
+    member = (
+        User.objects.filter(member_number=member_number).first()
+        if member_number.isdigit()
+        else None
+    )
     if member is None:
         raise NotFound(_("会员不存在。"), code="member_not_found")
     return Status(

@@ -6,11 +6,11 @@ jifen.config.api in the one error shape.
 """
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
-from pydantic import ConfigDict, StrictBool, StrictStr
+from pydantic import AfterValidator, ConfigDict, StrictBool, StrictStr
 
 from jifen.core.pagination import page_bounds
 from jifen.core.ratelimit import client_ip
@@ -21,7 +21,20 @@ from jifen.members.models import Address
 router = Router(tags=["members"])
 
 
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it here (422) rather than fail in the database.
+    if "\x00" in value:
+        raise ValueError("NUL characters are not allowed")
+    return value
+
+
+# A string and only a string (no numbers turned into text), without NUL characters.
+Text = Annotated[StrictStr, AfterValidator(_no_nul)]
+
+
 class StrictSchema(Schema):
+    """Input: unknown fields are refused, so a misspelt field is an error, not ignored."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -44,8 +57,8 @@ def local(value: dt.datetime | None) -> dt.datetime | None:
 
 
 class TokenIn(StrictSchema):
-    login: StrictStr = Field(max_length=254, description="手机号、邮箱或会员号")
-    password: StrictStr = Field(max_length=128)
+    login: Text = Field(max_length=254, description="手机号、邮箱或会员号")
+    password: Text = Field(max_length=128)
 
 
 class TokenOut(Schema):
@@ -54,12 +67,12 @@ class TokenOut(Schema):
 
 
 class RegisterIn(StrictSchema):
-    phone: StrictStr | None = Field(None, max_length=20)
-    email: StrictStr | None = Field(None, max_length=254)
-    password: StrictStr = Field(max_length=128)
-    name: StrictStr = Field("", max_length=100)
-    invite_code: StrictStr | None = Field(None, max_length=32)
-    code: StrictStr | None = Field(None, max_length=12)
+    phone: Text | None = Field(None, max_length=20)
+    email: Text | None = Field(None, max_length=254)
+    password: Text = Field(max_length=128)
+    name: Text = Field("", max_length=100)
+    invite_code: Text | None = Field(None, max_length=32)
+    code: Text | None = Field(None, max_length=12)
 
 
 class RegisterOut(TokenOut):
@@ -67,8 +80,8 @@ class RegisterOut(TokenOut):
 
 
 class CodeIn(StrictSchema):
-    phone: StrictStr | None = Field(None, max_length=20)
-    email: StrictStr | None = Field(None, max_length=254)
+    phone: Text | None = Field(None, max_length=20)
+    email: Text | None = Field(None, max_length=254)
     purpose: Literal["register"] = "register"
 
 
@@ -146,9 +159,9 @@ class MeOut(Schema):
 
 
 class ProfileIn(StrictSchema):
-    name: StrictStr | None = Field(None, max_length=100)
-    birthday: StrictStr | None = Field(None, description="YYYY-MM-DD, or null to clear")
-    gender: StrictStr | None = Field(None, description='"", "female", "male" or "other"')
+    name: Text | None = Field(None, max_length=100)
+    birthday: Text | None = Field(None, description="YYYY-MM-DD, or null to clear")
+    gender: Text | None = Field(None, description='"", "female", "male" or "other"')
 
 
 def me_out(user) -> dict:
@@ -185,13 +198,13 @@ def me_update(request, payload: ProfileIn):
 
 
 class AddressIn(StrictSchema):
-    recipient: StrictStr
-    phone: StrictStr
-    province: StrictStr
-    city: StrictStr
-    district: StrictStr = ""
-    detail: StrictStr
-    postal_code: StrictStr = ""
+    recipient: Text
+    phone: Text
+    province: Text
+    city: Text
+    district: Text = ""
+    detail: Text
+    postal_code: Text = ""
     is_default: StrictBool = False
 
 
