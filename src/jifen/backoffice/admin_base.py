@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.filters.admin import RangeDateFilter, TextFilter
+from unfold.decorators import display
 from unfold.forms import AdminForm
 from unfold.paginator import InfinitePaginator
 
@@ -32,7 +33,15 @@ from jifen.backoffice.selectors import member_ids_matching
 from jifen.core.errors import DomainError
 
 
-class ReadOnlyAdmin(ModelAdmin):
+class NumberColumnMixin:
+    """A "编号" (id) column: `"pk"` in list_display would be headed "Pk"."""
+
+    @display(description=gettext_lazy("编号"), ordering="pk")
+    def number(self, obj: Model) -> int:
+        return obj.pk
+
+
+class ReadOnlyAdmin(NumberColumnMixin, ModelAdmin):
     """View permission only: no add, change or delete, whoever asks; no bulk actions."""
 
     actions = None
@@ -52,6 +61,7 @@ class ReadOnlyAdmin(ModelAdmin):
 
 
 class ReadOnlyTabularInline(TabularInline):
+    hide_title = True  # each row's str() above it; the columns already say everything
     extra = 0
     max_num = 0
     can_delete = False

@@ -10,7 +10,15 @@ from jifen.core.models import IdempotencyRecord
 
 @admin.register(IdempotencyRecord)
 class IdempotencyRecordAdmin(ReadOnlyAdmin):
-    list_display = ("pk", "owner", "key", "state", "response_status", "created_at", "completed_at")
+    list_display = (
+        "number",
+        "owner",
+        "key",
+        "state",
+        "response_status",
+        "created_at",
+        "completed_at",
+    )
     list_filter = ("state",)
     search_fields = ("=owner", "=key")
     ordering = ("-pk",)

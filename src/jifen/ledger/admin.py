@@ -32,6 +32,7 @@ from unfold.widgets import (
 from jifen.backoffice.admin_base import (
     BusinessDateRangeFilter,
     MemberFilter,
+    NumberColumnMixin,
     ReadOnlyAdmin,
     ReadOnlyTabularInline,
     ServiceAddMixin,
@@ -55,6 +56,17 @@ from jifen.members.selectors import member_find_by_login
 
 def _points(value: int | None) -> str:
     return "—" if value is None else f"{value:+,}" if value < 0 else f"{value:,}"
+
+
+def _signed(value: int) -> str:
+    return f"{value:+,}"
+
+
+def account_label(account: Account) -> str:
+    """A wallet by its member's name, a system account by its code."""
+    if account.kind == Account.Kind.WALLET and account.member_id:
+        return _("%(member)s 的钱包") % {"member": account.member.display_name}
+    return account.code or str(account)
 
 
 # --- accounts (wallets and system accounts) -----------------------------------------------------
@@ -102,7 +114,7 @@ class LotInline(ReadOnlyTabularInline):
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
     list_display = (
-        "__str__",
+        "label",
         "kind",
         "member_link",
         "available",
@@ -164,6 +176,10 @@ class AccountAdmin(ReadOnlyAdmin):
             return []
         return super().get_inline_instances(request, obj)
 
+    @display(description=gettext_lazy("账户"))
+    def label(self, obj: Account) -> str:
+        return account_label(obj)
+
     @display(description=gettext_lazy("会员"))
     def member_link(self, obj: Account) -> str:
         return admin_link(obj.member) if obj.member_id else "—"
@@ -191,7 +207,7 @@ class AccountAdmin(ReadOnlyAdmin):
 
 class EntryInline(ReadOnlyTabularInline):
     model = Entry
-    fields = ("account_link", "bucket", "amount_column", "member_link")
+    fields = ("account_link", "bucket_column", "amount_column", "member_link")
     readonly_fields = fields
     verbose_name_plural = gettext_lazy("分录")
 
@@ -200,11 +216,15 @@ class EntryInline(ReadOnlyTabularInline):
 
     @display(description=gettext_lazy("账户"))
     def account_link(self, obj: Entry) -> str:
-        return admin_link(obj.account)
+        return admin_link(obj.account, account_label(obj.account))
+
+    @display(description=gettext_lazy("余额类型"))
+    def bucket_column(self, obj: Entry) -> str:
+        return obj.get_bucket_display()
 
     @display(description=gettext_lazy("金额"))
     def amount_column(self, obj: Entry) -> str:
-        return _points(obj.amount)
+        return _signed(obj.amount)
 
     @display(description=gettext_lazy("会员"))
     def member_link(self, obj: Entry) -> str:
@@ -226,7 +246,7 @@ class LotMovementInline(ReadOnlyTabularInline):
 
     @display(description=gettext_lazy("变动"))
     def amount_column(self, obj: LotMovement) -> str:
-        return _points(obj.amount)
+        return _signed(obj.amount)
 
     @display(description=gettext_lazy("到期日"))
     def lot_expires_on(self, obj: LotMovement) -> str:
@@ -240,7 +260,7 @@ class TransactionMemberFilter(MemberFilter):
 @admin.register(Transaction)
 class TransactionAdmin(ReadOnlyAdmin):
     list_display = (
-        "pk",
+        "number",
         "created_at",
         "kind",
         "reference",
@@ -249,7 +269,7 @@ class TransactionAdmin(ReadOnlyAdmin):
         "points_column",
         "explanation_short",
     )
-    list_display_links = ("pk", "reference")
+    list_display_links = ("number", "reference")
     list_filter = (
         "kind",
         ("created_at", BusinessDateRangeFilter),
@@ -334,7 +354,7 @@ class LotMemberFilter(MemberFilter):
 @admin.register(Lot)
 class LotAdmin(ReadOnlyAdmin):
     list_display = (
-        "pk",
+        "number",
         "member_link",
         "status",
         "amount",
@@ -379,7 +399,7 @@ class LotAdmin(ReadOnlyAdmin):
 
     @display(description=gettext_lazy("账户"))
     def account_link(self, obj: Lot) -> str:
-        return admin_link(obj.account)
+        return admin_link(obj.account, account_label(obj.account))
 
     @display(description=gettext_lazy("来源交易"))
     def txn_link(self, obj: Lot) -> str:
@@ -388,7 +408,7 @@ class LotAdmin(ReadOnlyAdmin):
 
 @admin.register(LotMovement)
 class LotMovementAdmin(ReadOnlyAdmin):
-    list_display = ("pk", "txn_link", "txn_kind", "lot_link", "amount")
+    list_display = ("number", "txn_link", "txn_kind", "lot_link", "amount")
     list_filter = ("transaction__kind",)
     search_fields = ("transaction__reference",)
     search_help_text = gettext_lazy("按交易参考号（精确）搜索")
@@ -421,7 +441,7 @@ class HoldMemberFilter(MemberFilter):
 @admin.register(Hold)
 class HoldAdmin(ReadOnlyAdmin):
     list_display = (
-        "pk",
+        "number",
         "member",
         "points",
         "status",
@@ -433,11 +453,11 @@ class HoldAdmin(ReadOnlyAdmin):
     list_filter = ("status", ("created_at", BusinessDateRangeFilter), HoldMemberFilter)
     list_filter_submit = True
     search_fields = ("hold_transaction__reference",)
-    list_select_related = ("member", "hold_transaction", "settle_transaction")
+    list_select_related = ("member", "account__member", "hold_transaction", "settle_transaction")
     ordering = ("-pk",)
     fields = (
         "member",
-        "account",
+        "account_link",
         "points",
         "status",
         "hold_txn",
@@ -455,6 +475,10 @@ class HoldAdmin(ReadOnlyAdmin):
         if ids:
             return queryset.filter(member_id__in=ids), False
         return queryset.filter(hold_transaction__reference=term), False
+
+    @display(description=gettext_lazy("账户"))
+    def account_link(self, obj: Hold) -> str:
+        return admin_link(obj.account, account_label(obj.account))
 
     @display(description=gettext_lazy("冻结交易"))
     def hold_txn(self, obj: Hold) -> str:
@@ -518,11 +542,11 @@ class AdjustmentMemberFilter(MemberFilter):
 
 
 @admin.register(Adjustment)
-class AdjustmentAdmin(ServiceAddMixin, ModelAdmin):
+class AdjustmentAdmin(ServiceAddMixin, NumberColumnMixin, ModelAdmin):
     add_form_class = AdjustmentRequestForm
     add_fieldsets_service = [(None, {"fields": ["member", "points", "reason", "reference"]})]
     list_display = (
-        "pk",
+        "number",
         "member",
         "points_column",
         "reason_short",
@@ -542,7 +566,7 @@ class AdjustmentAdmin(ServiceAddMixin, ModelAdmin):
         "member",
         "points_column",
         "reason",
-        "status_label",
+        "status",
         "requested_by",
         "created_at",
         "decided_by",

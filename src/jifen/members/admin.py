@@ -25,6 +25,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm
 from unfold.widgets import (
     UnfoldAdminEmailInputWidget,
     UnfoldAdminPasswordWidget,
+    UnfoldAdminSelect2MultipleWidget,
     UnfoldAdminTextInputWidget,
     UnfoldBooleanSwitchWidget,
 )
@@ -54,6 +55,16 @@ class MemberChangeForm(UserChangeForm):
         model = User
         fields = "__all__"
         field_classes = {}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        password = self.fields.get("password")
+        if password:
+            password.help_text = format_html(
+                '{} <a class="text-primary-600" href="../password/">{}</a>',
+                _("系统不保存明文密码，无法查看；可以通过"),
+                _("修改密码表单"),
+            )
 
     def clean_phone(self) -> str | None:
         phone = normalize_phone(self.cleaned_data.get("phone") or "")
@@ -172,6 +183,16 @@ class MemberAdmin(ServiceAddMixin, BaseUserAdmin, ModelAdmin):
         ),
         (_("重要日期"), {"fields": ("date_joined", "last_login", "closed_at")}),
     )
+
+    filter_horizontal = ()
+
+    def formfield_for_manytomany(self, db_field, request=None, **kwargs):
+        # A searchable multi-select (select2, shipped with Django) for groups and permissions,
+        # whose labels are set after unfold styles the plain widget.
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if field is not None and db_field.name in ("groups", "user_permissions"):
+            field.widget = UnfoldAdminSelect2MultipleWidget(choices=field.widget.choices)
+        return field
 
     # --- list ---------------------------------------------------------------------------------
 

@@ -163,7 +163,7 @@ def test_dashboard_page_shows_the_figures(boss, postings):
         ("outstanding", "730"),
         ("liability-value", "CNY 7.30"),
         ("members", "4"),
-        ("issued", "1750"),
+        ("issued", "1,750"),
         ("spent", "400"),
         ("expired", "700"),
         ("adjustments-pending", "1"),
