@@ -7,6 +7,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.http import Http404
@@ -173,9 +174,6 @@ def transfer_confirm(request):
     if data.get("sender") != request.user.pk:
         messages.error(request, _("转赠请求无效，请重新填写。"))
         return redirect("web:transfer")
-    form = TransferForm(
-        initial={"recipient": data["typed"], "points": data["points"], "note": data["note"]}
-    )
     try:
         points_transfer(
             sender_id=request.user.pk,
@@ -185,7 +183,12 @@ def transfer_confirm(request):
             note=data["note"],
         )
     except DomainError as error:
-        form.add_error(None, error.message)
+        # Back to the form, filled in as confirmed, with the reason on top.
+        form = TransferForm(
+            {"recipient": data["typed"], "points": data["points"], "note": data["note"]}
+        )
+        form.is_valid()
+        add_domain_error(form, error)
         return render(request, "web/transfer.html", _transfer_context(request, form), status=422)
     request.session[TRANSFER_DONE_KEY] = {
         key: data[key] for key in ("recipient_name", "recipient_login", "points", "note")
@@ -244,7 +247,7 @@ def _avatar_store(user, upload) -> None:
     extension = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}[upload.image.format]
     old = user.avatar.name if user.avatar else ""
     user.avatar.save(f"{uuid.uuid4().hex}.{extension}", upload, save=False)
-    type(user).objects.filter(pk=user.pk).update(avatar=user.avatar.name)
+    get_user_model().objects.filter(pk=user.pk).update(avatar=user.avatar.name)
     if old:
         user.avatar.storage.delete(old)
 
