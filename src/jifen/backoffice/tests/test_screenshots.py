@@ -190,6 +190,25 @@ def test_screenshots(browser, live_server, superuser, month_of_postings):
     assert page.locator(f'a[href$="/adjustment/{adjustment.pk}/approve/"]').count() == 1
     _shoot(page, "backoffice-adjustment.png")
 
+    # Approving opens unfold's confirmation dialog; the requester's own approval is refused
+    # by the service, and the page says so after htmx follows the redirect.
+    page.click(f'a[href$="/adjustment/{adjustment.pk}/approve/"]')
+    page.wait_for_selector("#dialog button[type=submit]", state="visible")
+    page.screenshot(path=str(SCREENSHOTS / "backoffice-adjustment-dialog.png"))
+    page.click("#dialog button[type=submit]")
+    page.wait_for_selector("text=审批人不能是申请人")
+    adjustment.refresh_from_db()
+    assert adjustment.status == "pending_approval"
+
+    # The adjustment form: the service's refusal comes back as a form error.
+    page.goto(f"{live_server.url}/admin/ledger/adjustment/add/")
+    page.fill('input[name="member"]', member.phone)
+    page.fill('input[name="points"]', "-9999")  # under the approval threshold, over the balance
+    page.fill('textarea[name="reason"]', "误发积分收回")
+    page.click('button[name="_save"]')
+    page.wait_for_selector("text=积分不足")
+    _shoot(page, "backoffice-adjustment-add.png")
+
     page.goto(f"{live_server.url}/admin/ledger/transaction/")
     page.screenshot(path=str(SCREENSHOTS / "backoffice-transactions.png"), full_page=False)
 
