@@ -7,8 +7,9 @@ import uuid
 import pytest
 from django.test import Client
 
-from jifen.members.models import ApiToken, User, VerificationCode
+from jifen.members.models import Address, ApiToken, User, VerificationCode
 from jifen.members.senders import ConsoleSender
+from jifen.members.tokens import token_issue
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -103,3 +104,26 @@ def test_one_code_used_by_fifty_registrations_at_once_registers_one_member(
     assert set(statuses[1:]) <= {409, 422}
     assert User.objects.count() == 1
     assert ApiToken.objects.count() == 1
+
+
+def test_thirty_simultaneous_addresses_keep_one_default_and_the_limit(member, run_concurrently):
+    token = token_issue(user=member).token
+    address = {"recipient": "王", "phone": "13812345678", "province": "p", "city": "c"}
+
+    def create(i):
+        client = Client(headers={"Authorization": f"Bearer {token}"})
+        response = client.post(
+            "/api/v1/me/addresses",
+            json.dumps({**address, "detail": f"{i} 号", "is_default": i % 3 == 0}),
+            content_type="application/json",
+        )
+        return response.status_code, response.json().get("error", {}).get("code")
+
+    results = run_concurrently(create, 30)
+
+    assert (
+        sorted(value for _kind, value in results)
+        == [(201, None)] * 20 + [(422, "too_many_addresses")] * 10
+    )
+    assert Address.objects.filter(member=member).count() == 20
+    assert Address.objects.filter(member=member, is_default=True).count() == 1
