@@ -18,12 +18,16 @@ def _can_view(model: str):
     return lambda request: request.user.has_perm(f"{app_label}.view_{name}")
 
 
-def _active_with(model: str, param: str, value: str):
-    """A sidebar item for a filtered changelist is active only with its filter."""
+def _active_with(model: str, param: str, value: str, *, default: bool = False):
+    """A sidebar item for a filtered changelist is active with its filter; the `default`
+    item of a pair is also active on the model's other pages (detail, unfiltered list)."""
     path = reverse_lazy(f"admin:{model}_changelist")
 
     def active(request) -> bool:
-        return request.path.startswith(str(path)) and request.GET.get(param) == value
+        if not request.path.startswith(str(path)):
+            return False
+        given = request.GET.get(param)
+        return given == value or (default and given is None)
 
     return active
 
@@ -101,7 +105,7 @@ UNFOLD = {
                         "people",
                         "members_user",
                         "is_staff__exact=0",
-                        _active_with("members_user", "is_staff__exact", "0"),
+                        _active_with("members_user", "is_staff__exact", "0", default=True),
                     ),
                     _item(
                         _("运营人员"),
@@ -121,7 +125,7 @@ UNFOLD = {
                         "account_balance_wallet",
                         "ledger_account",
                         "scope=wallet",
-                        _active_with("ledger_account", "scope", "wallet"),
+                        _active_with("ledger_account", "scope", "wallet", default=True),
                     ),
                     _item(
                         _("系统账户"),

@@ -72,32 +72,16 @@ def test_bad_member_forms_show_errors_and_create_nothing(boss, make_member, data
     assert (_users(), ledger_state()) == before
 
 
-def test_edit_profile_and_operator_permissions(boss, member):
-    group = Group.objects.create(name="客服")
-    url = reverse("admin:members_user_change", args=[member.pk])
-    page = boss.get(url)
-    form = page.context["adminform"].form
-    data = {k: v for k, v in form.initial.items() if v is not None and k != "password"}
-    data.update(
-        {
-            "name": "改名了",
-            "phone": "138-0000-7777",
-            "email": "Member@Example.com",
-            "is_staff": "on",
-            "is_active": "on",
-            "groups": [group.pk],
-            "user_permissions": [],
-            "date_joined_0": "",
-            "birthday": "",
-            "gender": "",
-            "external_id": "",
-        }
-    )
-    data.pop("date_joined", None)
-    data.pop("last_login", None)
-    for key in list(data):
-        if key.startswith("addresses-") or key in ("avatar",):
-            data.pop(key)
+def _change_data(client, user, **changes) -> tuple[str, dict]:
+    """The member's change form as the page renders it, with `changes` applied."""
+    url = reverse("admin:members_user_change", args=[user.pk])
+    form = client.get(url).context["adminform"].form
+    skip = {"password", "date_joined", "last_login", "avatar", "closed_at"}
+    data = {k: v for k, v in form.initial.items() if v is not None and k not in skip}
+    data.update({"birthday": "", "gender": "", "external_id": "", "user_permissions": []})
+    for flag in ("is_active", "is_staff", "is_superuser"):
+        data[flag] = "on" if data.get(flag) else ""
+    data["groups"] = [g.pk for g in user.groups.all()]
     data.update(
         {
             "addresses-TOTAL_FORMS": "0",
@@ -105,6 +89,21 @@ def test_edit_profile_and_operator_permissions(boss, member):
             "addresses-MIN_NUM_FORMS": "0",
             "addresses-MAX_NUM_FORMS": "0",
         }
+    )
+    data.update(changes)
+    return url, {k: v for k, v in data.items() if v != ""}
+
+
+def test_edit_profile_and_operator_permissions(boss, member):
+    group = Group.objects.create(name="客服")
+    url, data = _change_data(
+        boss,
+        member,
+        name="改名了",
+        phone="138-0000-7777",
+        email="Member@Example.com",
+        is_staff="on",
+        groups=[group.pk],
     )
 
     response = boss.post(url, data)
@@ -117,6 +116,26 @@ def test_edit_profile_and_operator_permissions(boss, member):
         "member@example.com",
     )
     assert member.is_staff and list(member.groups.all()) == [group]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"email": "TAKEN@example.com"}, "__all__"),  # case-insensitive unique e-mail
+        ({"phone": "13811112222"}, "phone"),
+        ({"phone": "12ab"}, "phone"),
+    ],
+)
+def test_edit_refuses_taken_or_bad_logins(boss, member, make_member, changes, field):
+    make_member(phone="13811112222", email="taken@example.com")
+    url, data = _change_data(boss, member, **changes)
+    before = _users()
+
+    response = boss.post(url, data)
+
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
+    assert _users() == before
 
 
 def test_password_change_uses_django_admin_form(boss, member):
