@@ -77,4 +77,5 @@ for name, fn in (("earn", earn), ("transfer", transfer)):
     for _ in range(N):
         fn()
     elapsed = time.perf_counter() - started
-    print(f"### {name}: {N} requests in {elapsed:.2f}s (not profiled) = {1000 * elapsed / N:.2f} ms")
+    per_request = 1000 * elapsed / N
+    print(f"### {name}: {N} requests in {elapsed:.2f}s (not profiled) = {per_request:.2f} ms")

@@ -88,7 +88,8 @@ class Command(BaseCommand):
         path = Path(tokens_file)
         path.parent.mkdir(parents=True, exist_ok=True)
         lines = [f"operator {tokens[0]}"]
-        lines += [f"{user.member_number} {token}" for user, token in zip(users, tokens[1:])]
+        pairs = zip(users, tokens[1:], strict=True)
+        lines += [f"{user.member_number} {token}" for user, token in pairs]
         path.write_text("\n".join(lines) + "\n")
         path.chmod(0o600)
         self.stdout.write(f"bench: {members} members funded, tokens in {path}")
