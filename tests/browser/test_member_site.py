@@ -144,15 +144,32 @@ def test_member_journey(browser, live_server, members, width):
     assert points_summary(member_id=alice.pk)["available"] == 1500
     assert points_summary(member_id=bob.pk)["available"] == 50 + 250
 
-    # Profile page and the language switch (English, then back).
+    # Profile and addresses.
     page.goto(live_server.url + "/me/")
     shoot(page, "profile", width)
+    page.goto(live_server.url + "/me/addresses/new/")
+    page.get_by_label("收件人").fill("王小明")
+    page.get_by_label("电话").fill("13900000001")
+    page.get_by_label("省").fill("上海市")
+    page.get_by_label("市", exact=True).fill("上海市")
+    page.get_by_label("区", exact=True).fill("黄浦区")
+    page.get_by_label("详细地址").fill("南京东路 100 号 2 楼")
+    page.get_by_role("button", name="保存地址").click()
+    page.wait_for_url("**/me/addresses/")
+    assert "地址已添加。" in page.locator(".messages").inner_text()
+    assert page.get_by_test_id("address").count() == 1
+    shoot(page, "addresses", width)
+
+    # The language switch (English, then back).
     page.goto(live_server.url + "/")
     page.locator(".lang-switch button[value=en]").first.click()
     page.wait_for_load_state()
     assert "points expire on 2026-12-31" in page.get_by_test_id("next-expiry").inner_text()
     assert page.locator("html").get_attribute("lang") == "en"
     shoot(page, "home-en", width)
+    page.goto(live_server.url + "/points/")
+    assert page.locator("h1").inner_text() == "Points history"
+    shoot(page, "history-en", width)
     page.locator(".lang-switch button[value=zh-hans]").first.click()
     page.wait_for_load_state()
     assert page.locator("html").get_attribute("lang") == "zh-Hans"

@@ -14,6 +14,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from jifen.core.errors import DomainError
@@ -37,12 +38,12 @@ TRANSFER_DONE_KEY = "jifen_transfer_done"
 
 def kind_labels() -> dict[str, str]:
     return {
-        "earn": _("获得"),
-        "spend": _("使用"),
-        "expire": _("过期"),
-        "transfer": _("转赠"),
-        "adjust": _("调整"),
-        "refund": _("退回"),
+        "earn": pgettext("history filter", "获得"),
+        "spend": pgettext("history filter", "使用"),
+        "expire": pgettext("history filter", "过期"),
+        "transfer": pgettext("history filter", "转赠"),
+        "adjust": pgettext("history filter", "调整"),
+        "refund": pgettext("history filter", "退回"),
     }
 
 
