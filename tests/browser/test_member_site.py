@@ -195,3 +195,28 @@ def test_signup_in_browser(browser, live_server, db):
     assert points_summary(member_id=user.pk)["available"] == 0
     assert page.get_by_test_id("member-number").inner_text() == user.member_number
     context.close()
+
+
+def test_login_by_code_in_browser(browser, live_server, members):
+    import re
+
+    from jifen.members.senders import ConsoleSender
+
+    ConsoleSender.outbox.clear()
+    context = browser.new_context(viewport=VIEWPORTS["phone"], locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(live_server.url + "/accounts/login/")
+    page.get_by_role("link", name="用验证码登录").click()
+    page.get_by_label("手机号").fill("13900000001")
+    shoot(page, "login-code-request", "phone")
+    page.get_by_role("button", name="发送验证码").click()
+    page.wait_for_url("**/accounts/login/code/confirm/")
+    ((recipient, message),) = ConsoleSender.outbox
+    assert recipient == "13900000001"
+    page.get_by_label("验证码").fill(re.search(r"code: (\S+)", message).group(1))
+    shoot(page, "login-code-confirm", "phone")
+    page.get_by_role("button", name="登录", exact=True).click()
+    page.wait_for_url(live_server.url + "/")
+    assert page.get_by_test_id("available").inner_text().startswith("1,750")
+    context.close()

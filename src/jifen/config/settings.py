@@ -226,6 +226,9 @@ ACCOUNT_FORMS = {"login": "jifen.web.forms.LoginForm", "signup": "jifen.web.form
 ACCOUNT_PHONE_VERIFICATION_ENABLED = False
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+# Six digits, as members expect from an SMS; allauth allows 3 tries per code and rate-limits
+# requests for codes.
+ACCOUNT_LOGIN_BY_CODE_FORMAT = {"numeric": True, "length": 6, "dashed": False}
 ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = True
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = True
 ACCOUNT_LOGOUT_ON_GET = False

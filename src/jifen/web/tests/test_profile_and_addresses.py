@@ -183,7 +183,9 @@ def test_someone_elses_address_is_not_found_and_unchanged(client, alice, bob):
     address = Address.objects.get(member=alice)
     client.force_login(bob)
 
-    assert client.get(reverse("web:address_edit", args=[address.pk])).status_code == 404
+    not_found = client.get(reverse("web:address_edit", args=[address.pk]))
+    assert not_found.status_code == 404
+    assert "页面不存在" in not_found.content.decode()
     assert (
         client.post(
             reverse("web:address_edit", args=[address.pk]), {**ADDRESS, "detail": "x"}
