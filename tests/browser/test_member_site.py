@@ -128,6 +128,12 @@ def test_member_journey(browser, live_server, members, width):
 
     # Transfer with its confirmation step; a second click posts nothing more.
     page.goto(live_server.url + "/transfer/")
+    page.get_by_label("收款人").fill("13911112222")
+    page.get_by_label("转赠积分").fill("99999")
+    page.get_by_role("button", name="下一步").click()
+    errors = page.locator(".field-error").all_inner_texts()
+    assert errors == ["找不到该会员，请检查手机号、邮箱或会员号。", "积分不足：可用 1,750 积分。"]
+    shoot(page, "transfer-errors", width)
     page.get_by_label("收款人").fill("13900000002")
     page.get_by_label("转赠积分").fill("250")
     page.get_by_label("留言（选填）").fill("生日快乐")

@@ -122,7 +122,8 @@ def transfer(request):
         elif points > summary["available"]:
             form.add_error(
                 "points",
-                _("积分不足：可用 %(available)s 积分。") % {"available": summary["available"]},
+                _("积分不足：可用 %(available)s 积分。")
+                % {"available": f"{summary['available']:,}"},
             )
         recipient = member_find_by_login(form.cleaned_data["recipient"])
         if recipient is None or recipient.is_closed:

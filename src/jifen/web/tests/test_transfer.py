@@ -97,7 +97,7 @@ def test_two_confirmations_are_two_transfers(alice_client, alice, bob):
     [
         ({"recipient": "13911112222"}, "recipient", "找不到该会员，请检查手机号、邮箱或会员号。"),
         ({"recipient": "13900000001"}, "recipient", "不能转赠给自己。"),
-        ({"points": 2001}, "points", "积分不足：可用 2000 积分。"),
+        ({"points": 2001}, "points", "积分不足：可用 2,000 积分。"),
         ({"points": 5}, "points", "每次至少转赠 10 积分。"),
         ({"points": 0}, "points", None),
         ({"points": -5}, "points", None),
