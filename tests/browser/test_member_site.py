@@ -79,8 +79,9 @@ def members(make_member):
 
 
 def shoot(page, name: str, width: str) -> None:
+    """What the member sees: the phone's screen (fixed tab bar in place), the desktop's page."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=width == "desktop")
 
 
 @pytest.mark.parametrize("width", ["phone", "desktop"])

@@ -115,3 +115,51 @@ def test_history_page_past_the_end_is_empty(alice_client):
     assert response.status_code == 200
     assert response.context["rows"] == []
     assert "暂无记录" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("web:home", []),
+        ("web:history", []),
+        ("web:transfer", []),
+        ("web:transfer_done", []),
+        ("web:profile", []),
+        ("web:addresses", []),
+        ("web:address_add", []),
+        ("web:address_edit", [1]),
+    ],
+)
+def test_every_member_page_needs_login(client, db, name, args):
+    response = client.get(reverse(name, args=args))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("account_login") + "?next=")
+
+
+@pytest.mark.parametrize(
+    "name, args",
+    [("web:transfer_confirm", []), ("web:address_delete", [1]), ("web:address_default", [1])],
+)
+def test_posts_need_login_and_change_nothing(client, alice, name, args):
+    from jifen.ledger.models import Transaction
+
+    before = Transaction.objects.count()
+    response = client.post(reverse(name, args=args), {"token": "x"})
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("account_login"))
+    assert Transaction.objects.count() == before
+
+
+def test_home_of_a_new_member_has_an_empty_history(client, make_member):
+    member = make_member()
+    client.force_login(member)
+    response = client.get(reverse("web:home"))
+    html = response.content.decode()
+    assert response.context["summary"] == {
+        "available": 0,
+        "pending": 0,
+        "held": 0,
+        "next_expiry": None,
+    }
+    assert "还没有积分记录。" in html
+    assert 'data-testid="next-expiry"' not in html
