@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import Model, Q, QuerySet
@@ -75,6 +75,35 @@ class ReadOnlyTabularInline(TabularInline):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+
+def field_column(name: str, description: Any, *, ordering: bool = True):
+    """A list/detail column for a model field that has no verbose name of its own.
+
+    Choice fields show their label; other values are formatted by the admin as usual.
+    """
+
+    def column(self, obj: Model) -> Any:
+        get_display = getattr(obj, f"get_{name}_display", None)
+        return get_display() if get_display else getattr(obj, name)
+
+    column.short_description = description
+    column.__name__ = f"{name}_column"
+    if ordering:
+        column.admin_order_field = name
+    return column
+
+
+def titled(title: Any, base: type = admin.ChoicesFieldListFilter) -> type:
+    """A field list filter headed `title` (instead of the field's verbose name)."""
+
+    class Titled(base):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.title = title
+
+    Titled.__name__ = f"Titled{base.__name__}"
+    return Titled
 
 
 def admin_link(obj: Model | None, label: Any = None) -> str:

@@ -38,6 +38,8 @@ from jifen.backoffice.admin_base import (
     ServiceAddMixin,
     admin_link,
     changelist_link,
+    field_column,
+    titled,
 )
 from jifen.backoffice.selectors import member_ids_matching
 from jifen.core.errors import DomainError
@@ -87,13 +89,32 @@ class AccountScopeFilter(admin.SimpleListFilter):
         return queryset
 
 
+class LotColumns:
+    """Lot fields have no verbose names: their columns are named here."""
+
+    lot_status = field_column("status", gettext_lazy("状态"))
+    lot_amount = field_column("amount", gettext_lazy("积分"))
+    lot_remaining = field_column("remaining", gettext_lazy("剩余"))
+    lot_expires_on = field_column("expires_on", gettext_lazy("到期日"))
+    lot_available_on = field_column("available_on", gettext_lazy("生效日"))
+    lot_created_at = field_column("created_at", gettext_lazy("创建时间"))
+
+
 class AccountMemberFilter(MemberFilter):
     member_fields = ("member_id",)
 
 
-class LotInline(ReadOnlyTabularInline):
+class LotInline(LotColumns, ReadOnlyTabularInline):
     model = Lot
-    fields = ("lot_link", "status", "amount", "remaining", "expires_on", "available_on", "txn")
+    fields = (
+        "lot_link",
+        "lot_status",
+        "lot_amount",
+        "lot_remaining",
+        "lot_expires_on",
+        "lot_available_on",
+        "txn",
+    )
     readonly_fields = fields
     ordering = ("-remaining", "expires_on", "pk")
     per_page = 20
@@ -137,10 +158,18 @@ class AccountAdmin(ReadOnlyAdmin):
         "held",
         "entries_balance_column",
         "links",
-        "created_at",
+        "account_created_at",
     )
     readonly_fields = fields
     inlines = (LotInline,)
+    account_created_at = field_column("created_at", gettext_lazy("开立时间"))
+
+    def get_fields(self, request, obj=None):
+        if obj is not None and obj.kind == Account.Kind.WALLET:
+            hidden = {"code", "entries_balance_column"}
+        else:
+            hidden = {"member_link", "available", "pending", "held", "links"}
+        return [name for name in self.fields if name not in hidden]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # System accounts keep no cached balance: the sum of their entries, computed only for
@@ -352,19 +381,23 @@ class LotMemberFilter(MemberFilter):
 
 
 @admin.register(Lot)
-class LotAdmin(ReadOnlyAdmin):
+class LotAdmin(LotColumns, ReadOnlyAdmin):
     list_display = (
         "number",
         "member_link",
-        "status",
-        "amount",
-        "remaining",
-        "expires_on",
-        "available_on",
+        "lot_status",
+        "lot_amount",
+        "lot_remaining",
+        "lot_expires_on",
+        "lot_available_on",
         "txn_link",
-        "created_at",
+        "lot_created_at",
     )
-    list_filter = ("status", ("expires_on", RangeDateFilter), LotMemberFilter)
+    list_filter = (
+        ("status", titled(gettext_lazy("状态"))),
+        ("expires_on", titled(gettext_lazy("到期日"), RangeDateFilter)),
+        LotMemberFilter,
+    )
     list_filter_submit = True
     search_fields = ("transaction__reference",)
     search_help_text = gettext_lazy("按来源交易参考号（精确），或会员号、手机号、邮箱搜索")
@@ -373,13 +406,13 @@ class LotAdmin(ReadOnlyAdmin):
     fields = (
         "member_link",
         "account_link",
-        "status",
-        "amount",
-        "remaining",
-        "expires_on",
-        "available_on",
+        "lot_status",
+        "lot_amount",
+        "lot_remaining",
+        "lot_expires_on",
+        "lot_available_on",
         "txn_link",
-        "created_at",
+        "lot_created_at",
     )
     readonly_fields = fields
     inlines = ()
@@ -408,18 +441,22 @@ class LotAdmin(ReadOnlyAdmin):
 
 @admin.register(LotMovement)
 class LotMovementAdmin(ReadOnlyAdmin):
-    list_display = ("number", "txn_link", "txn_kind", "lot_link", "amount")
+    list_display = ("number", "txn_link", "txn_kind", "lot_link", "movement_amount")
     list_filter = ("transaction__kind",)
     search_fields = ("transaction__reference",)
     search_help_text = gettext_lazy("按交易参考号（精确）搜索")
     list_select_related = ("transaction", "lot")
     ordering = ("-pk",)
-    fields = ("txn_link", "txn_kind", "lot_link", "amount")
+    fields = ("txn_link", "txn_kind", "lot_link", "movement_amount")
     readonly_fields = fields
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
         return (queryset.filter(transaction__reference=term) if term else queryset), False
+
+    @display(description=gettext_lazy("变动"))
+    def movement_amount(self, obj: LotMovement) -> str:
+        return _signed(obj.amount)
 
     @display(description=gettext_lazy("交易"))
     def txn_link(self, obj: LotMovement) -> str:
@@ -442,30 +479,43 @@ class HoldMemberFilter(MemberFilter):
 class HoldAdmin(ReadOnlyAdmin):
     list_display = (
         "number",
-        "member",
-        "points",
-        "status",
+        "member_link",
+        "hold_points",
+        "hold_status",
         "hold_txn",
         "settle_txn",
-        "expires_at",
-        "created_at",
+        "hold_expires_at",
+        "hold_created_at",
     )
-    list_filter = ("status", ("created_at", BusinessDateRangeFilter), HoldMemberFilter)
+    list_filter = (
+        ("status", titled(gettext_lazy("状态"))),
+        ("created_at", titled(gettext_lazy("冻结时间"), BusinessDateRangeFilter)),
+        HoldMemberFilter,
+    )
     list_filter_submit = True
     search_fields = ("hold_transaction__reference",)
+    search_help_text = gettext_lazy("按冻结交易参考号（精确），或会员号、手机号、邮箱搜索")
     list_select_related = ("member", "account__member", "hold_transaction", "settle_transaction")
     ordering = ("-pk",)
     fields = (
-        "member",
+        "member_link",
         "account_link",
-        "points",
-        "status",
+        "hold_points",
+        "hold_status",
         "hold_txn",
         "settle_txn",
-        "expires_at",
-        "created_at",
+        "hold_expires_at",
+        "hold_created_at",
     )
     readonly_fields = fields
+    hold_points = field_column("points", gettext_lazy("积分"))
+    hold_status = field_column("status", gettext_lazy("状态"))
+    hold_expires_at = field_column("expires_at", gettext_lazy("过期时间"))
+    hold_created_at = field_column("created_at", gettext_lazy("冻结时间"))
+
+    @display(description=gettext_lazy("会员"))
+    def member_link(self, obj: Hold) -> str:
+        return admin_link(obj.member)
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

@@ -217,6 +217,16 @@ def test_screenshots(browser, live_server, superuser, month_of_postings):
     page.wait_for_selector("text=积分不足")
     _shoot(page, "backoffice-adjustment-add.png")
 
+    # A wallet with its lots, and the system accounts with balances from their entries.
+    from jifen.ledger.models import Account
+
+    wallet = Account.objects.get(member=member)
+    page.goto(f"{live_server.url}/admin/ledger/account/{wallet.pk}/change/")
+    _shoot(page, "backoffice-wallet.png")
+    page.goto(f"{live_server.url}/admin/ledger/account/?scope=system")
+    assert "issuance:purchase" in page.inner_text("body")
+    _shoot(page, "backoffice-system-accounts.png")
+
     page.goto(f"{live_server.url}/admin/ledger/transaction/")
     page.screenshot(path=str(SCREENSHOTS / "backoffice-transactions.png"), full_page=False)
 
