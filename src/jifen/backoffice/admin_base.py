@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
@@ -20,6 +21,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -85,7 +87,12 @@ def field_column(name: str, description: Any, *, ordering: bool = True):
 
     def column(self, obj: Model) -> Any:
         get_display = getattr(obj, f"get_{name}_display", None)
-        return get_display() if get_display else getattr(obj, name)
+        if get_display:
+            return get_display()
+        value = getattr(obj, name)
+        if isinstance(value, dt.date):  # dates and datetimes, as the admin shows fields
+            return formats.localize(timezone.template_localtime(value))
+        return value
 
     column.short_description = description
     column.__name__ = f"{name}_column"
