@@ -29,6 +29,7 @@ from jifen.web.forms import (
     TransferForm,
     add_domain_error,
 )
+from jifen.web.templatetags.jifen_web import masked_identity
 
 HISTORY_PAGE_SIZE = 15
 TRANSFER_SALT = "jifen.web.transfer"
@@ -137,7 +138,7 @@ def transfer(request):
                 {
                     "sender": request.user.pk,
                     "recipient": recipient.pk,
-                    "recipient_name": recipient.display_name,
+                    "recipient_name": masked_identity(recipient),
                     "recipient_login": recipient.masked_login,
                     "points": form.cleaned_data["points"],
                     "note": form.cleaned_data["note"],

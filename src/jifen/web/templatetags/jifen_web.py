@@ -42,3 +42,19 @@ def kind_icon(kind: str) -> str:
 def initial(user) -> str:
     name = getattr(user, "display_name", "") or "?"
     return name[:1].upper()
+
+
+def mask_name(name: str) -> str:
+    """ "王小明" → "*小明", "Alice" → "*lice": enough to recognise a friend, not to look one up."""
+    name = (name or "").strip()
+    if not name:
+        return ""
+    return "*" + name[1:] if len(name) > 1 else "*"
+
+
+@register.filter
+def masked_identity(user) -> str:
+    """A recipient as shown before a transfer: masked name, else masked phone / e-mail."""
+    if getattr(user, "name", ""):
+        return mask_name(user.name)
+    return user.masked_login or user.member_number

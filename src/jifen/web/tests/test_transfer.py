@@ -37,7 +37,8 @@ def test_confirmation_shows_masked_recipient_and_posts_nothing(alice_client, ali
     assert response.status_code == 200
     assert response.templates[0].name == "web/transfer_confirm.html"
     assert response.context["recipient"] == bob
-    assert '<span data-testid="confirm-recipient">李华</span>' in html
+    assert '<span data-testid="confirm-recipient">*华</span>' in html
+    assert "李华" not in html
     assert "139****0002" in html
     assert "13900000002" not in html.replace('value="13900000002"', "")
     assert '<span data-testid="after">1,750</span>' in html
@@ -57,7 +58,18 @@ def test_recipient_found_by_email(alice_client, make_member):
     carol = make_member(phone=None, email="Carol@Example.com", name="")
     response = step_one(alice_client, recipient="carol@example.com")
     assert response.context["recipient"] == carol
-    assert "ca***@example.com" in response.content.decode()
+    assert '<span data-testid="confirm-recipient">ca***@example.com</span>' in (
+        response.content.decode()
+    )
+
+
+@pytest.mark.parametrize(
+    "name, shown", [("王小明", "*小明"), ("Alice", "*lice"), ("李", "*"), ("", "139****0003")]
+)
+def test_recipient_name_is_masked(make_member, name, shown):
+    from jifen.web.templatetags.jifen_web import masked_identity
+
+    assert masked_identity(make_member(phone="13900000003", name=name)) == shown
 
 
 def test_confirm_posts_once_and_shows_the_new_balance(alice_client, alice, bob):
@@ -80,7 +92,7 @@ def test_confirm_posts_once_and_shows_the_new_balance(alice_client, alice, bob):
     done = alice_client.get(reverse("web:transfer_done"))
     html = done.content.decode()
     assert '<dd class="num" data-testid="new-balance">1,750</dd>' in html
-    assert "已向 李华 转赠 250 积分" in html
+    assert "已向 *华 转赠 250 积分" in html
     assert "转赠成功。" in html  # the flash message
 
 
