@@ -1,9 +1,11 @@
 """Mounts each app's Ninja router on the API, and refines how parse errors are reported."""
 
 from django.utils.translation import gettext as _
+from ninja import Router
 from ninja.errors import HttpError
 
 from jifen.config.api import api, error_body, on_http_error
+from jifen.core.errors import NotFound
 
 # Each domain app contributes `router` in its api.py; add them here as they are built.
 ROUTERS: list[tuple[str, str]] = [
@@ -28,3 +30,18 @@ def on_http_error_with_body(request, exc: HttpError):
             request, error_body("malformed_json", _("请求体不是有效的 JSON。")), status=400
         )
     return on_http_error(request, exc)
+
+
+# Last, after every app's router: a path under /api/v1 that no router knows gets the API's
+# JSON 404 instead of Django's HTML page. (Keep this below the ROUTERS loop.)
+fallback = Router(tags=["fallback"])
+
+
+@fallback.api_operation(
+    ["GET", "POST", "PUT", "PATCH", "DELETE"], "/{path:path}", include_in_schema=False
+)
+def unknown_path(request, path: str):
+    raise NotFound(_("接口不存在。"), code="not_found")
+
+
+api.add_router("", fallback)

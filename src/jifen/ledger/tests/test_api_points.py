@@ -152,3 +152,36 @@ def test_history_shows_only_the_members_own_postings(make_member):
     earn(other, 500, "other-1")
 
     assert bearer(member).get("/api/v1/me/points/history").json() == {"items": [], "count": 0}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v1/me/points/nope", "/api/v1/me/x/y/z"])
+def test_unknown_api_path_is_a_json_404(member, path):
+    for response in (bearer(member).get(path), bearer(member).post(path)):
+        assert response.status_code == 404
+        assert response.json() == {
+            "error": {"code": "not_found", "message": "接口不存在。", "fields": {}}
+        }
+
+
+def test_openapi_document_lists_the_endpoints(db):
+    response = Client().get("/api/v1/openapi.json")
+
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert {
+        "/api/v1/auth/token",
+        "/api/v1/auth/register",
+        "/api/v1/auth/codes",
+        "/api/v1/me",
+        "/api/v1/me/points",
+        "/api/v1/me/points/history",
+        "/api/v1/me/addresses",
+        "/api/v1/me/addresses/{address_id}",
+        "/api/v1/me/transfers",
+        "/api/v1/admin/adjustments",
+        "/api/v1/admin/adjustments/{adjustment_id}/approve",
+        "/api/v1/admin/adjustments/{adjustment_id}/reject",
+        "/api/v1/admin/members/{member_number}/points",
+    } == set(paths)
+    transfer = paths["/api/v1/me/transfers"]["post"]
+    assert [p["name"] for p in transfer["parameters"]] == ["Idempotency-Key"]
