@@ -109,9 +109,13 @@ def token_login(*, login: str, password: str, ip: str) -> IssuedToken:
     user = member_find_by_login(login)
     # One counter per account whichever identifier is typed; unknown logins by their text.
     account = f"user:{user.pk}" if user else f"login:{(login or '').strip().lower()}"
+    # The IP first: a blocked IP does not get to count failures against accounts.
     ip_count = ratelimit.hit("login:ip", ip, window=lock)
+    if ip_count > max_ip:
+        raise RateLimited(_("登录失败次数过多，请稍后再试。"))
     account_count = ratelimit.hit("login:account", account, window=lock)
-    if ip_count > max_ip or account_count > max_account:
+    if account_count > max_account:
+        ratelimit.undo("login:ip", ip)  # refused unchecked: not a failure of this IP
         raise RateLimited(_("登录失败次数过多，请稍后再试。"))
     if user is None:
         User().set_password(password)  # spend the time a real check takes

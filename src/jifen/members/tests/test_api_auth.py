@@ -365,3 +365,16 @@ def test_operator_endpoint_without_credentials_is_401(db):
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthenticated"
+
+
+def test_a_blocked_ip_does_not_count_against_accounts(make_member, settings):
+    settings.JIFEN_LOGIN_MAX_FAILURES_PER_IP = 2
+    settings.JIFEN_LOGIN_MAX_FAILURES_PER_ACCOUNT = 3
+    victim = make_member()
+    login("13900000001", "x", ip="10.9.9.9")
+    login("13900000002", "x", ip="10.9.9.9")
+
+    blocked = [login(victim.phone, "x", ip="10.9.9.9").status_code for _ in range(5)]
+
+    assert blocked == [429] * 5
+    assert login(victim.phone, ip="10.0.0.7").status_code == 200
