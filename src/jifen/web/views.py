@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -109,7 +110,12 @@ def _transfer_context(request, form, **extra):
 def transfer(request):
     """Step 1: who and how much. A valid form leads to the confirmation page."""
     if request.method != "POST":
-        return render(request, "web/transfer.html", _transfer_context(request, TransferForm()))
+        # "Edit" on the confirmation page comes back with what was typed.
+        initial = {
+            key: request.GET[key][:254] for key in TransferForm.base_fields if key in request.GET
+        }
+        form = TransferForm(initial=initial)
+        return render(request, "web/transfer.html", _transfer_context(request, form))
     form = TransferForm(request.POST)
     summary = points_summary(member_id=request.user.pk)
     if form.is_valid():
@@ -154,6 +160,13 @@ def transfer(request):
                 points=points,
                 note=form.cleaned_data["note"],
                 after=summary["available"] - points,
+                edit_query=urlencode(
+                    {
+                        "recipient": form.cleaned_data["recipient"],
+                        "points": points,
+                        "note": form.cleaned_data["note"],
+                    }
+                ),
                 token=token,
             )
             return render(request, "web/transfer_confirm.html", context)
