@@ -15,6 +15,7 @@ from jifen.backoffice import selectors
 from jifen.backoffice.unfold_config import GOLD, PRIMARY
 
 DASHBOARD_DAYS = 30
+DASHBOARD_WINDOWS = (30, 90)
 
 
 def _chart(series: selectors.DailySeries) -> str:
@@ -74,7 +75,14 @@ def dashboard_callback(request: HttpRequest, context: dict[str, Any]) -> dict[st
     context["title"] = _("运营概览")
     context["can_see_figures"] = request.user.has_perm(DASHBOARD_PERMISSION)
     if context["can_see_figures"]:
-        context.update(dashboard_context())
+        try:
+            days = int(request.GET.get("days", DASHBOARD_DAYS))
+        except ValueError:
+            days = DASHBOARD_DAYS
+        if days not in DASHBOARD_WINDOWS:
+            days = DASHBOARD_DAYS
+        context.update(dashboard_context(days=days))
+        context["windows"] = DASHBOARD_WINDOWS
     return context
 
 

@@ -199,3 +199,18 @@ def test_empty_dashboard(boss):
     assert response.status_code == 200
     assert response.context["liability"].points == 0
     assert response.context["totals"] == {"issued": 0, "spent": 0, "expired": 0}
+
+
+@pytest.mark.parametrize(("param", "days"), [("90", 90), ("30", 30), ("7", 30), ("x", 30)])
+def test_dashboard_window(boss, postings, param, days):
+    with at(NOW):
+        response = boss.get(reverse("admin:index"), {"days": param})
+
+    assert response.context["days"] == days
+    chart = json.loads(response.context["chart_data"])
+    assert len(chart["labels"]) == days
+    # Everything since 1 January is inside 90 days of 10 March.
+    expected = {"issued": 1830, "spent": 400, "expired": 700} if days == 90 else None
+    assert response.context["totals"] == (
+        expected or {"issued": 1750, "spent": 400, "expired": 700}
+    )
