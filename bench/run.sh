@@ -14,6 +14,7 @@
 #   BENCH_BLOCKING_THREADS  granian blocking threads per worker (default 1)
 #   BENCH_MEMBERS     bench members with tokens (default 200)
 #   BENCH_PORT        port for granian (default 8765)
+#   BENCH_DB_OPTIONS  driver options for the app server's DATABASE_URL (a query string)
 #   BENCH_PROFILE     1 = run the transfer measurement again under py-spy (writes var/bench/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -100,6 +101,13 @@ APP_ENV=(
 env "${APP_ENV[@]}" "$BIN/jifen" migrate --noinput -v0
 env "${APP_ENV[@]}" "$BIN/jifen" bench-setup --members "$MEMBERS" --tokens-file "$TOKENS"
 
+# The app server may connect with extra driver options (BENCH_DB_OPTIONS, a query string such
+# as "server_side_binding=true&prepare_threshold=1"); migrations and verification do not.
+SERVE_URL=$DATABASE_URL
+if [ -n "${BENCH_DB_OPTIONS:-}" ]; then
+  case $DATABASE_URL in *\?*) SERVE_URL="$DATABASE_URL&$BENCH_DB_OPTIONS" ;; *) SERVE_URL="$DATABASE_URL?$BENCH_DB_OPTIONS" ;; esac
+fi
+
 SERVER_PID=""
 stop_server() {
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
@@ -111,7 +119,7 @@ stop_server() {
 trap stop_server EXIT
 
 start_server() {  # $1 = workers
-  env "${APP_ENV[@]}" "$BIN/granian" --interface wsgi --host 127.0.0.1 --port "$PORT" \
+  env "${APP_ENV[@]}" DATABASE_URL="$SERVE_URL" "$BIN/granian" --interface wsgi --host 127.0.0.1 --port "$PORT" \
     --workers "$1" --blocking-threads "$BLOCKING_THREADS" --no-ws --log-level warning \
     jifen.config.wsgi:application >"$OUT/granian.log" 2>&1 &
   SERVER_PID=$!
@@ -125,11 +133,26 @@ start_server() {  # $1 = workers
   exit 1
 }
 
-run_wrk() {  # $1 = name, $2 = script, $3 = seconds; prints the RESULT line
+db_backends() {  # pids of the PostgreSQL backends serving the app
+  psql "$ADMIN_URL" -Atc "select pid from pg_stat_activity where datname = '$DB_NAME' and pid <> pg_backend_pid()" | tr '\n' ' '
+}
+
+run_wrk() {  # $1 = name, $2 = script, $3 = seconds; prints the RESULT line and CPU per request
+  local backends app0 db0 app1 db1 requests
+  backends=$(db_backends)
+  app0=$("$BIN/python" bench/cpu.py --tree "$SERVER_PID")
+  db0=$("$BIN/python" bench/cpu.py $backends)
   BENCH_NAME=$1 BENCH_TOKENS=$TOKENS BENCH_DIR=$ROOT/bench \
     wrk -t "$THREADS" -c "$CLIENTS" -d "${3}s" --timeout 10s -s "$ROOT/bench/$2" \
     "http://127.0.0.1:$PORT" >"$OUT/wrk_$1.txt" 2>&1 || true
+  app1=$("$BIN/python" bench/cpu.py --tree "$SERVER_PID")
+  db1=$("$BIN/python" bench/cpu.py $backends)
   grep -E "^(RESULT|FIRST_NON2XX)" "$OUT/wrk_$1.txt" || { cat "$OUT/wrk_$1.txt"; return 1; }
+  requests=$(sed -n 's/^RESULT .* requests=\([0-9]*\).*/\1/p' "$OUT/wrk_$1.txt")
+  "$BIN/python" -c "
+n = max(int('${requests:-0}' or 0), 1)
+print(f'CPU name=$1 app_ms_per_request={($app1 - $app0) * 1000 / n:.2f} '
+      f'db_ms_per_request={($db1 - $db0) * 1000 / n:.2f}')"
 }
 
 field() {  # $1 = RESULT line, $2 = key
@@ -138,7 +161,7 @@ field() {  # $1 = RESULT line, $2 = key
 
 BEST_WORKERS="" BEST_EARN="" BEST_TRANSFER="" FAILED=0
 for workers in $WORKERS_LIST; do
-  log "granian: $workers workers x $BLOCKING_THREADS blocking thread(s), $CLIENTS connections"
+  log "granian: $workers workers x $BLOCKING_THREADS blocking thread(s), $CLIENTS connections${BENCH_DB_OPTIONS:+, $BENCH_DB_OPTIONS}"
   start_server "$workers"
   # Warm up: imports, connections, prepared caches in every worker.
   run_wrk warmup earn.lua 2 >/dev/null || true

@@ -39,7 +39,7 @@ def _ensure(*, phone=None, email=None, name="", is_staff=False) -> User:
     return user
 
 
-def _token(login: str, index: int) -> str:
+def _token(login: str, index: int, close: bool = True) -> str:
     client = Client(REMOTE_ADDR=f"10.99.{index // 250}.{index % 250 + 1}", HTTP_HOST="localhost")
     try:
         response = client.post(
@@ -49,7 +49,8 @@ def _token(login: str, index: int) -> str:
             secure=True,
         )
     finally:
-        connections.close_all()
+        if close:  # a pool thread's own connection
+            connections.close_all()
     if response.status_code != 200:
         raise CommandError(f"token for {login}: HTTP {response.status_code} {response.content!r}")
     return response.json()["token"]
@@ -83,8 +84,11 @@ class Command(BaseCommand):
                     explanation="benchmark funding",
                 )
         logins = [OPERATOR_EMAIL, *[u.phone for u in users]]
-        with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
-            tokens = list(pool.map(_token, logins, range(len(logins))))
+        if threads <= 1:
+            tokens = [_token(login, i, close=False) for i, login in enumerate(logins)]
+        else:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                tokens = list(pool.map(_token, logins, range(len(logins))))
         path = Path(tokens_file)
         path.parent.mkdir(parents=True, exist_ok=True)
         lines = [f"operator {tokens[0]}"]
