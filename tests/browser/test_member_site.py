@@ -30,6 +30,10 @@ CHROMIUM_ARGS = [
 PASSWORD = "Secret-pass-123"
 
 
+expect = pytest.importorskip("playwright.sync_api").expect
+expect.set_options(timeout=10_000)
+
+
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
@@ -100,7 +104,7 @@ def test_member_journey(browser, live_server, members, width):
     page.get_by_label("手机号 / 邮箱 / 会员号").fill("13900000001")
     page.get_by_label("密码").fill("wrong-password")
     page.get_by_role("button", name="登录", exact=True).click()
-    assert page.locator(".form-errors").is_visible()
+    expect(page.locator(".form-errors")).to_be_visible()
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录", exact=True).click()
     page.wait_for_url(live_server.url + "/")
@@ -114,17 +118,17 @@ def test_member_journey(browser, live_server, members, width):
     # History, filtered by kind through htmx (no full page load: the marker survives).
     page.goto(live_server.url + "/points/")
     rows = page.locator("[data-testid=history-list] .row")
-    assert rows.count() == 4
+    expect(rows).to_have_count(4)
     page.evaluate("window.__still_here = true")
     page.locator(".chip[data-kind=spend]").click()
     page.wait_for_url("**/points/?kind=spend")
-    assert rows.count() == 1
+    expect(rows).to_have_count(1)
     assert "兑换 星巴克中杯券" in rows.first.inner_text()
     assert "\u2212300" in rows.first.inner_text()
     assert page.evaluate("window.__still_here") is True
     page.locator(".chip", has_text="全部").click()
     page.wait_for_url("**/points/")
-    assert rows.count() == 4
+    expect(rows).to_have_count(4)
     shoot(page, "history", width)
 
     # Transfer with its confirmation step; a second click posts nothing more.
@@ -132,8 +136,9 @@ def test_member_journey(browser, live_server, members, width):
     page.get_by_label("收款人").fill("13911112222")
     page.get_by_label("转赠积分").fill("99999")
     page.get_by_role("button", name="下一步").click()
-    errors = page.locator(".field-error").all_inner_texts()
-    assert errors == ["找不到该会员，请检查手机号、邮箱或会员号。", "积分不足：可用 1,750 积分。"]
+    expect(page.locator(".field-error")).to_have_text(
+        ["找不到该会员，请检查手机号、邮箱或会员号。", "积分不足：可用 1,750 积分。"]
+    )
     shoot(page, "transfer-errors", width)
     page.get_by_label("收款人").fill("13900000002")
     page.get_by_label("转赠积分").fill("250")
@@ -163,23 +168,21 @@ def test_member_journey(browser, live_server, members, width):
     page.get_by_label("详细地址").fill("南京东路 100 号 2 楼")
     page.get_by_role("button", name="保存地址").click()
     page.wait_for_url("**/me/addresses/")
-    assert "地址已添加。" in page.locator(".messages").inner_text()
-    assert page.get_by_test_id("address").count() == 1
+    expect(page.locator(".messages")).to_contain_text("地址已添加。")
+    expect(page.get_by_test_id("address")).to_have_count(1)
     shoot(page, "addresses", width)
 
     # The language switch (English, then back).
     page.goto(live_server.url + "/")
     page.locator(".lang-switch button[value=en]").first.click()
-    page.wait_for_load_state()
-    assert "points expire on 2026-12-31" in page.get_by_test_id("next-expiry").inner_text()
-    assert page.locator("html").get_attribute("lang") == "en"
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_test_id("next-expiry")).to_contain_text("points expire on 2026-12-31")
     shoot(page, "home-en", width)
     page.goto(live_server.url + "/points/")
-    assert page.locator("h1").inner_text() == "Points history"
+    expect(page.locator("h1")).to_have_text("Points history")
     shoot(page, "history-en", width)
     page.locator(".lang-switch button[value=zh-hans]").first.click()
-    page.wait_for_load_state()
-    assert page.locator("html").get_attribute("lang") == "zh-Hans"
+    expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
     context.close()
 
 
