@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -73,6 +74,18 @@ def validate_points(points, *, field_name: str = "points") -> int:
             _("积分数额过大。"), code="invalid_points", fields={field_name: "too large"}
         )
     return points
+
+
+ACCOUNT_NAME_RE = re.compile(r"^[a-z0-9_]{1,50}$")
+
+
+def _validate_account_name(value: str, field_name: str) -> str:
+    """`source` and `purpose` name system accounts: lower-case ASCII words, 1–50 characters."""
+    if not isinstance(value, str) or not ACCOUNT_NAME_RE.match(value):
+        raise ValidationFailed(
+            _("名称无效。"), code=f"invalid_{field_name}", fields={field_name: "[a-z0-9_]{1,50}"}
+        )
+    return value
 
 
 def _validate_reference(reference: str) -> str:
@@ -206,9 +219,19 @@ def _claim(
         raise _AlreadyPosted(existing) from None
 
 
-def _replayed(existing: Transaction, *, kind: str, member_id: int | None) -> Transaction:
-    """The first result of a repeated call, or Conflict if the reference meant something else."""
-    if existing.kind != kind or existing.member_id != member_id:
+def _replayed(existing: Transaction, *, kind: str, member_id: int | None, **same) -> Transaction:
+    """The first result of a repeated call, or Conflict if the reference meant something else.
+
+    `same` names what must match besides kind and member: `points`, `counterparty_id`,
+    `reverses_id`, or any key of the transaction's details (`source`, `purpose`, `hold`).
+    """
+    differs = existing.kind != kind or existing.member_id != member_id
+    for name, value in same.items():
+        if name in ("counterparty_id", "reverses_id"):
+            differs |= getattr(existing, name) != value
+        else:
+            differs |= existing.details.get(name) != value
+    if differs:
         raise Conflict(_("该参考号已用于另一笔交易。"), code="reference_conflict")
     return existing
 
@@ -346,19 +369,20 @@ def points_earn(
     """
     validate_points(points)
     _validate_reference(reference)
-    if not source or not source.replace("_", "").isalnum():
-        raise ValidationFailed(_("来源无效。"), code="invalid_source", fields={"source": source})
+    _validate_account_name(source, "source")
     try:
         txn = _claim(
             kind=Kind.EARN,
             reference=reference,
             member_id=member_id,
             explanation=explanation,
-            details={"source": source, **(details or {})},
+            details={**(details or {}), "source": source, "points": points},
             created_by_id=created_by_id,
         )
     except _AlreadyPosted as posted:
-        return _replayed(posted.txn, kind=Kind.EARN, member_id=member_id)
+        return _replayed(
+            posted.txn, kind=Kind.EARN, member_id=member_id, points=points, source=source
+        )
     wallet_id = _wallet_id(member_id)
     today = clock.business_date()
     if expires_on is None:
@@ -390,17 +414,21 @@ def points_spend(
     """
     validate_points(points)
     _validate_reference(reference)
+    _validate_account_name(purpose, "purpose")
     try:
         txn = _claim(
             kind=Kind.SPEND,
             reference=reference,
             member_id=member_id,
             explanation=explanation,
-            details={"purpose": purpose, **(details or {})},
+            details={**(details or {}), "purpose": purpose, "points": points},
         )
     except _AlreadyPosted as posted:
-        return _replayed(posted.txn, kind=Kind.SPEND, member_id=member_id)
+        return _replayed(
+            posted.txn, kind=Kind.SPEND, member_id=member_id, points=points, purpose=purpose
+        )
     wallet_id = _wallet_id(member_id)
+    _expire_due_lots(wallet_id)
     posting = _Posting()
     posting.add(wallet_id, Bucket.AVAILABLE, -points, member_id)
     posting.add(system_account_id(f"redemption:{purpose}"), Bucket.MAIN, points)
@@ -428,12 +456,13 @@ def points_hold(
             reference=reference,
             member_id=member_id,
             explanation=explanation,
-            details=details,
+            details={**(details or {}), "points": points},
         )
     except _AlreadyPosted as posted:
-        _replayed(posted.txn, kind=Kind.HOLD, member_id=member_id)
+        _replayed(posted.txn, kind=Kind.HOLD, member_id=member_id, points=points)
         return posted.txn.hold
     wallet_id = _wallet_id(member_id)
+    _expire_due_lots(wallet_id)
     posting = _Posting()
     posting.add(wallet_id, Bucket.AVAILABLE, -points, member_id)
     posting.add(wallet_id, Bucket.HELD, points, member_id)
@@ -463,7 +492,7 @@ def _settle_hold(
             details={"hold": hold.pk},
         )
     except _AlreadyPosted as posted:
-        _replayed(posted.txn, kind=kind, member_id=hold.member_id)
+        _replayed(posted.txn, kind=kind, member_id=hold.member_id, hold=hold.pk)
         hold.refresh_from_db()
         return hold
     # The state change is the guard: of a concurrent capture and release, one wins.
@@ -478,7 +507,7 @@ def _settle_hold(
     posting = _Posting()
     posting.add(hold.account_id, Bucket.HELD, -hold.points, hold.member_id)
     if to_status == Hold.Status.CAPTURED:
-        posting.add(system_account_id(f"redemption:{purpose or 'mall'}"), Bucket.MAIN, hold.points)
+        posting.add(system_account_id(f"redemption:{purpose}"), Bucket.MAIN, hold.points)
     else:
         posting.add(hold.account_id, Bucket.AVAILABLE, hold.points, hold.member_id)
     _write(txn, posting)
@@ -497,6 +526,7 @@ def points_hold_capture(
 ) -> Hold:
     """Turn held points into a redemption. Idempotent by reference; Conflict if released."""
     _validate_reference(reference)
+    _validate_account_name(purpose, "purpose")
     return _settle_hold(
         hold_id,
         to_status=Hold.Status.CAPTURED,
@@ -559,10 +589,16 @@ def points_transfer(
             member_id=sender_id,
             counterparty_id=recipient_id,
             explanation=note[:500],
-            details={"note": note[:500]},
+            details={"note": note[:500], "points": points},
         )
     except _AlreadyPosted as posted:
-        return _replayed(posted.txn, kind=Kind.TRANSFER, member_id=sender_id)
+        return _replayed(
+            posted.txn,
+            kind=Kind.TRANSFER,
+            member_id=sender_id,
+            counterparty_id=recipient_id,
+            points=points,
+        )
 
     today = clock.business_date()
     TransferDailyTotal.objects.bulk_create(
@@ -579,6 +615,7 @@ def points_transfer(
         )
 
     sender_wallet, recipient_wallet = _wallet_id(sender_id), _wallet_id(recipient_id)
+    _expire_due_lots(sender_wallet, lock_first=(sender_wallet, recipient_wallet))
     posting = _Posting()
     posting.add(sender_wallet, Bucket.AVAILABLE, -points, sender_id)
     posting.add(recipient_wallet, Bucket.AVAILABLE, points, recipient_id)
@@ -620,6 +657,8 @@ def _adjustment_post(
     posting = _Posting()
     posting.add(system_account_id(ISSUANCE_ADJUSTMENT), Bucket.MAIN, -points)
     posting.add(wallet_id, Bucket.AVAILABLE, points, member_id)
+    if points < 0:
+        _expire_due_lots(wallet_id)
     _write(txn, posting)
     if points > 0:
         _create_lots(txn, wallet_id, member_id, [(points, expiry_date_for(clock.business_date()))])
@@ -681,9 +720,14 @@ def adjustment_request(
             )
         except _AlreadyPosted:
             return _adjustment_replayed(reference=reference, member_id=member_id, points=points)
-        return Adjustment.objects.create(
-            status=Adjustment.Status.APPLIED, transaction=txn, **fields
-        )
+        try:
+            return Adjustment.objects.create(
+                status=Adjustment.Status.APPLIED, transaction=txn, **fields
+            )
+        except IntegrityError:
+            # The reference belongs to an adjustment waiting for approval (nothing posted
+            # yet, so the claim above succeeded): refuse; the whole posting rolls back.
+            raise Conflict(_("该参考号已用于另一笔调整。"), code="reference_conflict") from None
     try:
         with transaction.atomic():
             return Adjustment.objects.create(status=Adjustment.Status.PENDING_APPROVAL, **fields)
@@ -735,9 +779,12 @@ def transaction_reverse(
     """Undo a transaction, wholly or by `points`, with a new reversal transaction.
 
     Points a member received are taken back from the same lots; points a member gave up
-    come back to the lots they left, with their original expiry (soonest-expiring lots
-    are refilled last). Partial reversals may repeat until the original is used up.
-    Raises InsufficientPoints when the points to take back are no longer there.
+    come back to the lots they left, with their original expiry. Partial reversals may
+    repeat until the original is used up. Raises InsufficientPoints when the points to take
+    back are no longer there, Conflict when `reference` was used for something else.
+
+    Locks the original transaction row before any wallet: callers must not hold wallet
+    locks from an earlier posting in the same database transaction when calling this.
     """
     _validate_reference(reference)
     original = (
@@ -749,9 +796,12 @@ def transaction_reverse(
         raise NotFound(_("交易不存在。"), code="transaction_not_found")
     if original.kind not in REVERSIBLE_KINDS:
         raise ValidationFailed(_("此类交易不能冲正。"), code="not_reversible")
+    same = {"reverses_id": original.pk}
+    if points is not None:
+        same["points"] = points
     existing = Transaction.objects.filter(reference=reference).first()
     if existing is not None:
-        return _replayed(existing, kind=Kind.REVERSAL, member_id=original.member_id)
+        return _replayed(existing, kind=Kind.REVERSAL, member_id=original.member_id, **same)
     original_entries = list(original.entries.all())
     size = sum(e.amount for e in original_entries if e.amount > 0)
     already = sum(t.details.get("points", 0) for t in original.reversals.all())
@@ -776,7 +826,7 @@ def transaction_reverse(
             created_by_id=created_by_id,
         )
     except _AlreadyPosted as posted:
-        return _replayed(posted.txn, kind=Kind.REVERSAL, member_id=original.member_id)
+        return _replayed(posted.txn, kind=Kind.REVERSAL, member_id=original.member_id, **same)
 
     # Which lots the original moved, net of earlier reversals.
     lot_source = original
@@ -787,7 +837,19 @@ def transaction_reverse(
         Q(transaction=lot_source) | Q(transaction__reverses=original)
     ):
         net[movement.lot_id] += movement.amount
-    lots = {lot.pk: lot for lot in Lot.objects.filter(pk__in=net)}
+    lot_ids = [lot_id for lot_id, amount in net.items() if amount]
+    # Lock order: the wallets (ascending id), then their lots, re-read under the lock so a
+    # concurrent maturation or spend cannot leave us deciding on a stale status.
+    account_ids = sorted(
+        set(Lot.objects.filter(pk__in=lot_ids).values_list("account_id", flat=True))
+    )
+    list(
+        Account.objects.select_for_update()
+        .filter(pk__in=account_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    lots = {lot.pk: lot for lot in Lot.objects.select_for_update().filter(pk__in=lot_ids)}
 
     posting = _Posting()
     moves: list[tuple[Lot, int]] = []
@@ -797,14 +859,16 @@ def transaction_reverse(
             posting.add(entry.account_id, entry.bucket, -points if entry.amount > 0 else points)
     # Wallet side, account by account.
     by_account: dict[int, list[Lot]] = defaultdict(list)
-    for lot_id, amount in net.items():
-        if amount:
-            by_account[lots[lot_id].account_id].append(lots[lot_id])
+    for lot_id in lot_ids:
+        by_account[lots[lot_id].account_id].append(lots[lot_id])
     for account_id, account_lots in by_account.items():
         received = net[account_lots[0].pk] > 0
-        # Take back from the soonest-expiring; refill the latest-expiring first.
+        # Take back soonest-expiring first. A refund refills the latest-expiring lots
+        # first (in the member's favour); a transfer's sender is refilled in the same
+        # order the recipient gives back, so no points change their expiry.
+        refill_latest_first = not received and original.kind != Kind.TRANSFER
         account_lots.sort(
-            key=lambda lot: (lot.expires_on or dt.date.max, lot.pk), reverse=not received
+            key=lambda lot: (lot.expires_on or dt.date.max, lot.pk), reverse=refill_latest_first
         )
         still = points
         for lot in account_lots:
@@ -830,11 +894,33 @@ def transaction_reverse(
 # --- periodic jobs: expiry and maturation -----------------------------------------------------
 
 
+def _expire_due_lots(wallet_id: int, *, lock_first: tuple[int, ...] = ()) -> None:
+    """Expire the wallet's lots past their date before it is debited ("expire on touch").
+
+    Without this, points past their date could be spent until the periodic job runs. When
+    the posting will lock other wallets too (`lock_first`), all of them are locked here in
+    ascending id order first, so the lock order holds.
+    """
+    today = clock.business_date()
+    if not Lot.objects.filter(
+        account_id=wallet_id, status=Lot.Status.AVAILABLE, remaining__gt=0, expires_on__lt=today
+    ).exists():
+        return
+    if lock_first:
+        list(
+            Account.objects.select_for_update()
+            .filter(pk__in=lock_first)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    _expire_batch([wallet_id], today)
+
+
 def points_expire(*, today: dt.date | None = None, batch_size: int = 500) -> int:
     """Expire the remainder of every available lot whose expiry date has passed.
 
     Set-based, in batches of wallets, each batch one database transaction: one expiry
-    transaction per lot (reference `expire:lot:<id>`, so a rerun or a concurrent run posts
+    transaction per lot (reference `expire:lot:<id>:<day>`, so a rerun or a concurrent run posts
     nothing twice), one UPDATE for the lots and one for the wallets. Returns points expired.
     """
     today = today or clock.business_date()
@@ -882,15 +968,17 @@ def _expire_batch(account_ids: list[int], today: dt.date) -> int:
     expiry_id = system_account_id(EXPIRY_ACCOUNT)
     existing = set(
         Transaction.objects.filter(
-            reference__in=[f"expire:lot:{lot.pk}" for lot in lots]
+            reference__in=[f"expire:lot:{lot.pk}:{today}" for lot in lots]
         ).values_list("reference", flat=True)
     )
-    lots = [lot for lot in lots if f"expire:lot:{lot.pk}" not in existing]
+    # A lot refilled after its expiry (a refund of points spent from it) expires again on
+    # a later day, under that day's reference.
+    lots = [lot for lot in lots if f"expire:lot:{lot.pk}:{today}" not in existing]
     txns = Transaction.objects.bulk_create(
         [
             Transaction(
                 kind=Kind.EXPIRE,
-                reference=f"expire:lot:{lot.pk}",
+                reference=f"expire:lot:{lot.pk}:{today}",
                 member_id=lot.member_id,
                 explanation="",
                 details={"lot": lot.pk, "expires_on": str(lot.expires_on)},
@@ -937,14 +1025,16 @@ def points_mature(*, today: dt.date | None = None, batch_size: int = 500) -> int
     """Make pending lots whose `available_on` has come available. Returns points matured."""
     today = today or clock.business_date()
     total = 0
+    last_lot = 0
     while True:
         lot_ids = list(
-            Lot.objects.filter(status=Lot.Status.PENDING, available_on__lte=today)
+            Lot.objects.filter(status=Lot.Status.PENDING, available_on__lte=today, pk__gt=last_lot)
             .order_by("pk")
             .values_list("pk", flat=True)[:batch_size]
         )
         if not lot_ids:
             return total
+        last_lot = lot_ids[-1]
         total += _mature_batch(lot_ids)
 
 
@@ -965,23 +1055,33 @@ def _mature_batch(lot_ids: list[int]) -> int:
         .order_by("pk")
     )
     total = 0
+    matured = []
     for lot in lots:
-        if lot.remaining:
-            try:
-                txn = _claim(
-                    kind=Kind.MATURE,
-                    reference=f"mature:lot:{lot.pk}",
-                    member_id=lot.member_id,
-                    details={"lot": lot.pk},
-                )
-            except _AlreadyPosted:
-                continue
-            posting = _Posting()
-            posting.add(lot.account_id, Bucket.PENDING, -lot.remaining, lot.member_id)
-            posting.add(lot.account_id, Bucket.AVAILABLE, lot.remaining, lot.member_id)
-            _write(txn, posting)
-            total += lot.remaining
-    Lot.objects.filter(pk__in=[lot.pk for lot in lots]).update(status=Lot.Status.AVAILABLE)
+        try:
+            # One savepoint per lot: a wallet that fails its guard (which only a broken
+            # invariant can cause) is logged and skipped instead of blocking the job.
+            with transaction.atomic():
+                if lot.remaining:
+                    txn = _claim(
+                        kind=Kind.MATURE,
+                        reference=f"mature:lot:{lot.pk}",
+                        member_id=lot.member_id,
+                        details={"lot": lot.pk, "points": lot.remaining},
+                    )
+                    posting = _Posting()
+                    posting.add(lot.account_id, Bucket.PENDING, -lot.remaining, lot.member_id)
+                    posting.add(lot.account_id, Bucket.AVAILABLE, lot.remaining, lot.member_id)
+                    _write(txn, posting)
+                    total += lot.remaining
+        except _AlreadyPosted:
+            pass  # posted by an earlier run whose status update is what is missing
+        except InsufficientPoints:
+            logger.error(
+                "lot %s: wallet %s cannot mature it; run verify-ledger", lot.pk, lot.account_id
+            )
+            continue
+        matured.append(lot.pk)
+    Lot.objects.filter(pk__in=matured).update(status=Lot.Status.AVAILABLE)
     return total
 
 

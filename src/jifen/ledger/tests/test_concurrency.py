@@ -149,3 +149,42 @@ def test_expiry_racing_spends_never_goes_negative(make_member, run_concurrently)
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM ledger_account WHERE available < 0")
         assert cursor.fetchone()[0] == 0
+
+
+def test_refunds_of_pending_earns_racing_maturation_keep_the_books(make_member, run_concurrently):
+    import datetime as dt
+
+    from jifen.ledger.services import points_mature, transaction_reverse
+
+    members = [make_member() for _ in range(10)]
+    earns = []
+    for m in members:
+        points_earn(
+            member_id=m.pk,
+            points=40,
+            source="purchase",
+            reference=f"p0-{m.pk}",
+            pending_until=dt.date(2099, 1, 1),
+        )
+        earns.append(
+            points_earn(
+                member_id=m.pk,
+                points=100,
+                source="purchase",
+                reference=f"p1-{m.pk}",
+                pending_until=dt.date(2099, 1, 1),
+            )
+        )
+
+    def work(i):
+        if i % 5 == 0:
+            return points_mature(today=dt.date(2099, 1, 1), batch_size=2)
+        return transaction_reverse(transaction_id=earns[i % 10].pk, reference=f"r-{i}", points=10)
+
+    results = run_concurrently(work, 50)
+    assert {r[0] for r in results} == {"ok"}, [r for r in results if r[0] == "error"][:3]
+    points_mature(today=dt.date(2099, 1, 1))
+    # Member k was refunded 10 points by each worker i with i % 10 == k and i % 5 != 0.
+    for k, m in enumerate(members):
+        refunds = sum(1 for i in range(50) if i % 10 == k and i % 5 != 0)
+        assert balances_of(m.pk) == {"available": 140 - 10 * refunds, "pending": 0, "held": 0}

@@ -23,21 +23,21 @@ def test_summary_reports_the_soonest_expiry(member):
         points=320,
         source="purchase",
         reference="e1",
-        expires_on=dt.date(2026, 12, 31),
+        expires_on=dt.date(2099, 12, 31),
     )
     points_earn(
         member_id=member.pk,
         points=80,
         source="purchase",
         reference="e2",
-        expires_on=dt.date(2026, 12, 31),
+        expires_on=dt.date(2099, 12, 31),
     )
     points_earn(
         member_id=member.pk,
         points=500,
         source="purchase",
         reference="e3",
-        expires_on=dt.date(2027, 12, 31),
+        expires_on=dt.date(2100, 12, 31),
     )
     points_earn(
         member_id=member.pk,
@@ -50,7 +50,7 @@ def test_summary_reports_the_soonest_expiry(member):
         "available": 900,
         "pending": 40,
         "held": 0,
-        "next_expiry": {"points": 400, "date": dt.date(2026, 12, 31)},
+        "next_expiry": {"points": 400, "date": dt.date(2099, 12, 31)},
     }
 
 
@@ -67,7 +67,7 @@ def test_history_rows_are_signed_explained_and_filterable(make_member):
         source="purchase",
         reference="e1",
         explanation="消费 ¥300.00",
-        expires_on=dt.date(2026, 1, 31),
+        expires_on=dt.date(2099, 1, 31),
     )
     points_spend(
         member_id=alice.pk, points=50, purpose="mall", reference="s1", explanation="兑换 保温杯"
@@ -79,7 +79,7 @@ def test_history_rows_are_signed_explained_and_filterable(make_member):
     points_hold_capture(hold_id=hold.pk, reference="c1")
     spend = points_spend(member_id=alice.pk, points=30, purpose="mall", reference="s2")
     transaction_reverse(transaction_id=spend.pk, reference="r1", reason="退货")
-    points_expire(today=dt.date(2026, 2, 1))
+    points_expire(today=dt.date(2100, 1, 1))
 
     rows, count = points_history(member_id=alice.pk)
     # The capture moves held points only, so it is not a row; newest first.
@@ -93,13 +93,13 @@ def test_history_rows_are_signed_explained_and_filterable(make_member):
         ("spend", -50, "积分兑换"),
         ("earn", 300, "获得积分"),
     ]
-    assert rows[0].explanation == "2026-01-31 到期的积分"
+    assert rows[0].explanation == "2099-01-31 到期的积分"
     assert rows[1].explanation == "退货"
     bob_rows, bob_count = points_history(member_id=bob.pk)
     # Transferred points keep the sender's expiry, so Bob's expire on the same day.
     assert bob_count == 2
     assert [(r.title, r.points, r.explanation) for r in bob_rows] == [
-        ("积分过期", -100, "2026-01-31 到期的积分"),
+        ("积分过期", -100, "2099-01-31 到期的积分"),
         ("收到 Alice 的转赠", 100, "留言：生日快乐"),
     ]
     earn_rows, earn_count = points_history(member_id=alice.pk, kind="earn")
