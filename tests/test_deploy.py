@@ -10,7 +10,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_manage(*args, env_extra):
-    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "JIFEN_TESTING"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DEBUG", "JIFEN_TESTING", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    }
     env.update(env_extra)
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
@@ -45,3 +49,12 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     )
     assert result.returncode != 0
     assert "Set SECRET_KEY" in result.stderr
+
+
+def test_openapi_is_served_at_the_stable_addresses(client):
+    schema = client.get("/api/openapi.json").json()
+    assert schema["info"]["title"] == "Jifen API"
+    assert "/api/v1/me/points" in schema["paths"]
+    docs = client.get("/api/docs")
+    assert docs.status_code == 200
+    assert b"cdn.jsdelivr.net" not in docs.content  # assets come from the installed package

@@ -1,13 +1,19 @@
+from functools import partial
+
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
+from ninja.openapi.views import openapi_json, openapi_view
 
 from jifen.config.api import api
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    # The stable addresses API.md gives for the OpenAPI document and its browsable page.
+    path("api/openapi.json", partial(openapi_json, api=api), name="openapi-json"),
+    path("api/docs", partial(openapi_view, api=api), name="openapi-docs"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -8,7 +8,6 @@ jifen.config.api in the one error shape.
 import datetime as dt
 from typing import Annotated, Literal
 
-from django.db import transaction
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 from pydantic import AfterValidator, ConfigDict, StrictBool, StrictStr
@@ -17,7 +16,7 @@ from jifen.core.pagination import page_bounds
 from jifen.core.ratelimit import client_ip
 from jifen.members import services, tokens
 from jifen.members.auth import member_auth, token_auth
-from jifen.members.models import Address, User
+from jifen.members.models import Address
 
 router = Router(tags=["members"])
 
@@ -227,18 +226,6 @@ class AddressList(Schema):
     count: int
 
 
-def _lock_member(member) -> None:
-    """Make one member's address writes run one at a time (until the transaction ends).
-
-    The address services check, then write (the count limit, "the first address is the
-    default"), with nothing to stop two concurrent calls from passing the check together:
-    on PostgreSQL they then collided on the one-default constraint (a 500) or exceeded the
-    limit. Locking the member's row serialises them. This belongs in the services; it is
-    here until they take it over.
-    """
-    list(User.objects.select_for_update().filter(pk=member.pk).values_list("pk", flat=True))
-
-
 def address_out(address: Address) -> dict:
     return {
         **{name: getattr(address, name) for name in services.ADDRESS_FIELDS},
@@ -263,9 +250,7 @@ def address_list(request, page: int = 1, page_size: int = 20):
 
 @router.post("/me/addresses", auth=member_auth, response={201: AddressOut, **ERRORS})
 def address_create(request, payload: AddressIn):
-    with transaction.atomic():
-        _lock_member(request.auth)
-        address = services.address_create(member=request.auth, data=payload.model_dump())
+    address = services.address_create(member=request.auth, data=payload.model_dump())
     return Status(201, address_out(address))
 
 
@@ -275,17 +260,13 @@ def address_create(request, payload: AddressIn):
     response={200: AddressOut, **ERRORS},
 )
 def address_update(request, address_id: int, payload: AddressIn):
-    with transaction.atomic():
-        _lock_member(request.auth)
-        address = services.address_update(
-            member=request.auth, address_id=address_id, data=payload.model_dump()
-        )
+    address = services.address_update(
+        member=request.auth, address_id=address_id, data=payload.model_dump()
+    )
     return Status(200, address_out(address))
 
 
 @router.delete("/me/addresses/{address_id}", auth=member_auth, response={204: None, **ERRORS})
 def address_delete(request, address_id: int):
-    with transaction.atomic():
-        _lock_member(request.auth)
-        services.address_delete(member=request.auth, address_id=address_id)
+    services.address_delete(member=request.auth, address_id=address_id)
     return Status(204, None)

@@ -101,6 +101,11 @@ def _clean_address(data: dict) -> dict:
     return cleaned
 
 
+def _lock_member(member) -> None:
+    """Serialise one member's address writes (count limit, single default) on their row."""
+    list(User.objects.select_for_update().filter(pk=member.pk).values_list("pk", flat=True))
+
+
 def _address_of(member, address_id: int) -> Address:
     address = Address.objects.filter(pk=address_id, member=member).first()
     if address is None:  # another member's address looks exactly like a missing one
@@ -120,6 +125,7 @@ def _make_default(member, address: Address) -> None:
 def address_create(*, member, data: dict) -> Address:
     """Add a shipping address; the first one, or one marked default, becomes the default."""
     cleaned = _clean_address(data)
+    _lock_member(member)
     if Address.objects.filter(member=member).count() >= MAX_ADDRESSES:
         raise ValidationFailed(
             _("最多保存 %(n)s 个地址。") % {"n": MAX_ADDRESSES}, code="too_many_addresses"
@@ -133,6 +139,7 @@ def address_create(*, member, data: dict) -> Address:
 
 @transaction.atomic
 def address_update(*, member, address_id: int, data: dict) -> Address:
+    _lock_member(member)
     address = _address_of(member, address_id)
     cleaned = _clean_address(data)
     Address.objects.filter(pk=address.pk).update(**cleaned)
@@ -144,6 +151,7 @@ def address_update(*, member, address_id: int, data: dict) -> Address:
 
 @transaction.atomic
 def address_delete(*, member, address_id: int) -> None:
+    _lock_member(member)
     address = _address_of(member, address_id)
     was_default = address.is_default
     address.delete()
