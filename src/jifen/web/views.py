@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import secrets
+import time
 import uuid
 from urllib.parse import urlencode
 
@@ -10,7 +12,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core import signing
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
@@ -33,8 +34,9 @@ from jifen.web.forms import (
 from jifen.web.templatetags.jifen_web import masked_identity
 
 HISTORY_PAGE_SIZE = 15
-TRANSFER_SALT = "jifen.web.transfer"
 TRANSFER_TOKEN_MAX_AGE = 15 * 60  # a confirmation page left open longer must be redone
+TRANSFER_PENDING_KEY = "jifen_transfer_pending"
+TRANSFER_PENDING_MAX = 5  # confirmations a member may have open at once (e.g. two tabs)
 TRANSFER_DONE_KEY = "jifen_transfer_done"
 
 
@@ -138,21 +140,22 @@ def transfer(request):
         elif recipient.pk == request.user.pk:
             form.add_error("recipient", _("不能转赠给自己。"))
         if form.is_valid():
-            # The confirmation carries what was confirmed, signed, and a one-time token:
-            # the posting's reference is derived from it, so a double submit posts once.
-            token = signing.dumps(
-                {
-                    "sender": request.user.pk,
-                    "recipient": recipient.pk,
-                    "recipient_name": masked_identity(recipient),
-                    "recipient_login": recipient.masked_login,
-                    "points": form.cleaned_data["points"],
-                    "note": form.cleaned_data["note"],
-                    "typed": form.cleaned_data["recipient"],
-                    "nonce": uuid.uuid4().hex,
-                },
-                salt=TRANSFER_SALT,
-            )
+            # What the member is about to confirm stays in the session under a random
+            # one-time token; the posting's reference is derived from the token, so a double
+            # submit posts once, and nothing the browser sends back can change the transfer.
+            token = secrets.token_urlsafe(16)
+            pending = request.session.get(TRANSFER_PENDING_KEY, {})
+            pending[token] = {
+                "recipient": recipient.pk,
+                "recipient_name": masked_identity(recipient),
+                "recipient_login": recipient.masked_login,
+                "points": points,
+                "note": form.cleaned_data["note"],
+                "typed": form.cleaned_data["recipient"],
+                "at": time.time(),
+            }
+            newest = sorted(pending.items(), key=lambda item: item[1]["at"])[-TRANSFER_PENDING_MAX:]
+            request.session[TRANSFER_PENDING_KEY] = dict(newest)
             context = _transfer_context(
                 request,
                 form,
@@ -176,26 +179,21 @@ def transfer(request):
 @login_required
 @require_POST
 def transfer_confirm(request):
-    """Step 2: post the transfer the member confirmed."""
-    try:
-        data = signing.loads(
-            request.POST.get("token", ""), salt=TRANSFER_SALT, max_age=TRANSFER_TOKEN_MAX_AGE
-        )
-    except signing.SignatureExpired:
+    """Step 2: post the transfer the member confirmed (once, however often it is sent)."""
+    token = request.POST.get("token", "")
+    data = request.session.get(TRANSFER_PENDING_KEY, {}).get(token)
+    if data is None:
+        messages.error(request, _("转赠请求无效，请重新填写。"))
+        return redirect("web:transfer")
+    if time.time() - data["at"] > TRANSFER_TOKEN_MAX_AGE:
         messages.error(request, _("确认页面已过期，请重新填写。"))
-        return redirect("web:transfer")
-    except signing.BadSignature:
-        messages.error(request, _("转赠请求无效，请重新填写。"))
-        return redirect("web:transfer")
-    if data.get("sender") != request.user.pk:
-        messages.error(request, _("转赠请求无效，请重新填写。"))
         return redirect("web:transfer")
     try:
         points_transfer(
             sender_id=request.user.pk,
             recipient_id=data["recipient"],
             points=data["points"],
-            reference=f"web:transfer:{request.user.pk}:{data['nonce']}",
+            reference=f"web:transfer:{request.user.pk}:{token}",
             note=data["note"],
         )
     except DomainError as error:
