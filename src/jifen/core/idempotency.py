@@ -7,14 +7,18 @@ Flow for a mutating request that carries the header:
    effect and the stored result commit together or not at all: a crash in between cannot
    leave an effect whose key would let a retry act again.
 3. A replay with the same body gets the stored status and body; with another body, 422.
-A 5xx (or an exception) releases the claim so the client may retry. So does a refusal
+A 5xx (or an exception) releases the claim so the client may retry.
+A claim is identified by its `created_at`: a retry that takes over a stale claim renews it,
+and the first attempt, should it still finish, can then neither complete nor release the
+claim: its effects roll back and it answers 409, so one key never acts twice.
+Authentication endpoints (/api/v1/auth/) are left out: their responses carry new tokens,
+which must not be stored. So does a refusal
 that comes before the operation runs (401, 403, 429: credentials, CSRF, permission, rate
 limit): it has no effect to protect, and storing it would replay the refusal to the
 corrected retry (a session client whose CSRF token had rotated could never use its key).
 """
 
 import hashlib
-import json
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -28,6 +32,7 @@ MUTATING_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # An in-flight claim older than this is taken to belong to a process that died.
 STALE_AFTER = timedelta(seconds=120)
 MAX_KEY_LENGTH = 255
+EXCLUDED_PREFIXES = ("/api/v1/auth/",)
 # Refusals before the operation runs: not results to remember (see the module docstring).
 NOT_REMEMBERED = {401, 403, 429}
 
@@ -51,7 +56,9 @@ def request_fingerprint(request: HttpRequest) -> str:
     digest = hashlib.sha256()
     digest.update(request.method.encode())
     digest.update(b"\0")
-    digest.update(request.path.encode())
+    digest.update(request.path_info.encode())
+    digest.update(b"\0")
+    digest.update(request.META.get("QUERY_STRING", "").encode())
     digest.update(b"\0")
     digest.update(request.body)
     return digest.hexdigest()
@@ -104,16 +111,20 @@ class IdempotencyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         key = request.META.get(HEADER)
+        path = request.path_info
         if (
-            not key
+            key is None
             or request.method not in MUTATING_METHODS
-            or not request.path.startswith("/api/")
+            or not path.startswith("/api/")
+            or path.startswith(EXCLUDED_PREFIXES)
         ):
             return self.get_response(request)
-        if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        if not key.strip() or len(key) > MAX_KEY_LENGTH or not key.isprintable():
             # (Control characters, NUL above all, cannot be stored in PostgreSQL text.)
             return error_response(
-                400, "invalid_idempotency_key", "Idempotency-Key is too long or not printable."
+                400,
+                "invalid_idempotency_key",
+                "Idempotency-Key is empty, too long or not printable.",
             )
         owner = request_owner(request)
         if owner is None:  # the view will answer 401; nothing to remember
@@ -127,26 +138,37 @@ class IdempotencyMiddleware:
                 response = self.get_response(request)
                 if response.status_code >= 500 or response.status_code in NOT_REMEMBERED:
                     raise _ServerError(response)
-                IdempotencyRecord.objects.filter(pk=record.pk).update(
+                completed = IdempotencyRecord.objects.filter(
+                    pk=record.pk,
+                    state=IdempotencyRecord.State.IN_FLIGHT,
+                    created_at=record.created_at,
+                ).update(
                     state=IdempotencyRecord.State.DONE,
                     response_status=response.status_code,
                     response_body=response.content,
                     response_content_type=response.get("Content-Type", ""),
                     completed_at=timezone.now(),
                 )
+                if not completed:  # a retry took the claim over: it acts, we do not
+                    raise _ServerError(
+                        error_response(409, "request_in_progress", "The same request was retried.")
+                    )
             return response
         except _ServerError as failure:
-            IdempotencyRecord.objects.filter(pk=record.pk).delete()
+            self._release(record)
             return failure.response
         except BaseException:
-            IdempotencyRecord.objects.filter(pk=record.pk).delete()
+            self._release(record)
             raise
+
+    @staticmethod
+    def _release(record: IdempotencyRecord) -> None:
+        """Give up our claim, unless a retry has taken it over meanwhile."""
+        IdempotencyRecord.objects.filter(
+            pk=record.pk, state=IdempotencyRecord.State.IN_FLIGHT, created_at=record.created_at
+        ).delete()
 
 
 class _ServerError(Exception):
     def __init__(self, response: HttpResponse):
         self.response = response
-
-
-def json_body(request: HttpRequest):
-    return json.loads(request.body or b"null")

@@ -22,8 +22,9 @@ def bearer(user, **kwargs) -> Client:
 
 
 def fingerprint(data) -> str:
-    """What the middleware hashes for a transfer request with this body."""
-    return hashlib.sha256(b"POST\0" + URL.encode() + b"\0" + json.dumps(data).encode()).hexdigest()
+    """What the middleware hashes for a transfer request with this body (no query string)."""
+    parts = [b"POST", URL.encode(), b"", json.dumps(data).encode()]
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()
 
 
 def send(client, data, key, **extra):
