@@ -193,6 +193,14 @@ def test_signup_in_browser(browser, live_server, db):
     context = browser.new_context(viewport=VIEWPORTS["phone"], locale="zh-CN")
     page = context.new_page()
     page.set_default_timeout(10_000)
+    # The sign-in page in English, then back to Chinese for the sign-up.
+    page.goto(live_server.url + "/accounts/login/")
+    page.locator(".lang-switch button[value=en]").click()
+    expect(page.locator("h1")).to_have_text("Welcome back")
+    shoot(page, "login-en", "phone")
+    page.locator(".lang-switch button[value=zh-hans]").click()
+    expect(page.locator("h1")).to_have_text("欢迎回来")
+
     page.goto(live_server.url + "/accounts/signup/")
     page.get_by_label("手机号").fill("13700001111")
     page.locator("#id_password1").fill("A-good-pass-2026")
