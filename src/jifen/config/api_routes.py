@@ -11,6 +11,11 @@ from jifen.core.errors import NotFound
 ROUTERS: list[tuple[str, str]] = [
     ("", "jifen.members.api"),
     ("", "jifen.ledger.api"),
+    ("", "jifen.integrations.api"),
+    ("", "jifen.rules.api"),
+    ("", "jifen.tiers.api"),
+    ("", "jifen.engagement.api"),
+    ("", "jifen.referrals.api"),
 ]
 
 for prefix, dotted in ROUTERS:

@@ -68,6 +68,11 @@ INSTALLED_APPS = [
     "jifen.web",
     "jifen.backoffice",
     "jifen.demo",
+    "jifen.integrations",
+    "jifen.rules",
+    "jifen.tiers",
+    "jifen.engagement",
+    "jifen.referrals",
 ]
 
 MIDDLEWARE = [

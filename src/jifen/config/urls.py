@@ -17,6 +17,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("tiers/", include("jifen.tiers.urls")),
+    path("engage/", include("jifen.engagement.urls")),
+    path("invite/", include("jifen.referrals.urls")),
     path("", include("jifen.web.urls")),
 ]
 if settings.DEBUG:
