@@ -7,6 +7,8 @@ Accounts are closed (inactive), never deleted: the ledger refers to them.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
@@ -15,6 +17,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -238,11 +241,16 @@ class MemberAdmin(ServiceAddMixin, BaseUserAdmin, ModelAdmin):
     def wallet_links(self, obj: User) -> str:
         if not obj.pk:
             return "—"
+        add_adjustment = (
+            reverse("admin:ledger_adjustment_add") + "?" + urlencode({"member": obj.member_number})
+        )
         return format_html(
-            "{}　{}　{}",
+            '{}　{}　{}　<a class="text-primary-600" href="{}">{}</a>',
             changelist_link(Transaction, _("交易流水"), member=obj.member_number),
             changelist_link(Lot, _("积分批次"), member=obj.member_number),
             changelist_link(Adjustment, _("积分调整"), member=obj.member_number),
+            add_adjustment,
+            _("新增调整"),
         )
 
     # --- permissions and the add page -------------------------------------------------------

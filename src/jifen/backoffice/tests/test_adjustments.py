@@ -43,6 +43,16 @@ def test_add_form_carries_a_fresh_reference(boss):
     assert re.search(pattern, first).group(1) != re.search(pattern, second).group(1)
 
 
+def test_member_page_links_to_a_prefilled_adjustment_form(boss, member):
+    page = boss.get(reverse("admin:members_user_change", args=[member.pk])).content.decode()
+    link = f"{reverse(ADD)}?member={member.member_number}"
+    assert link in page
+
+    form = boss.get(link).context["adminform"].form
+
+    assert form.initial["member"] == member.member_number
+
+
 def test_small_adjustment_is_applied_and_moves_points(boss, superuser, member):
     points_earn(member_id=member.pk, points=100, source="purchase", reference="o-1")
 
