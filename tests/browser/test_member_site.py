@@ -187,8 +187,11 @@ def test_member_journey(browser, live_server, members, width):
 
 
 def test_signup_in_browser(browser, live_server, db):
+    import re
+
     from jifen.ledger.selectors import points_summary
     from jifen.members.models import User
+    from jifen.members.senders import ConsoleSender
 
     context = browser.new_context(viewport=VIEWPORTS["phone"], locale="zh-CN")
     page = context.new_page()
@@ -203,6 +206,13 @@ def test_signup_in_browser(browser, live_server, db):
 
     page.goto(live_server.url + "/accounts/signup/")
     page.get_by_label("手机号").fill("13700001111")
+    if settings.JIFEN_REGISTRATION_CODE_REQUIRED:
+        ConsoleSender.outbox.clear()
+        page.get_by_role("button", name="获取验证码").click()  # htmx, no page load
+        expect(page.locator("#code-status")).to_have_text("验证码已发送，10 分钟内有效。")
+        ((recipient, message),) = ConsoleSender.outbox
+        assert recipient == "13700001111"
+        page.get_by_label("验证码").fill(re.search(r"\d{6}", message).group(0))
     page.locator("#id_password1").fill("A-good-pass-2026")
     page.get_by_label("确认密码").fill("A-good-pass-2026")
     shoot(page, "signup", "phone")

@@ -5,12 +5,15 @@ from __future__ import annotations
 from allauth.account.forms import LoginForm as AllauthLoginForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from jifen.core.errors import DomainError
 from jifen.ledger.selectors import PUBLIC_KINDS
+from jifen.members import tokens
 from jifen.members.models import User
 
 AVATAR_MAX_BYTES = 2 * 1024 * 1024
@@ -42,12 +45,18 @@ class LoginForm(AllauthLoginForm):
 
 
 class SignupForm(AllauthSignupForm):
-    """Registration with a phone number or an e-mail address (at least one) and a password."""
+    """Registration with a phone number or an e-mail address (at least one) and a password.
 
-    field_order = ["phone", "email", "password1", "password2"]
+    With settings.JIFEN_REGISTRATION_CODE_REQUIRED (production), also the one-time code sent
+    to that phone (or, without a phone, e-mail) by `web:signup_code`, checked here and
+    consumed in the same transaction as the registration, as the app registration does.
+    """
+
+    field_order = ["phone", "email", "code", "password1", "password2"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.verification = None
         labels = {
             "phone": (_("手机号"), _("例如 13800001234")),
             "email": (_("邮箱"), _("name@example.com")),
@@ -64,12 +73,46 @@ class SignupForm(AllauthSignupForm):
             self.fields["phone"].help_text = _("手机号和邮箱至少填写一项。")
         if "password1" in self.fields:
             self.fields["password1"].help_text = ""
+        if settings.JIFEN_REGISTRATION_CODE_REQUIRED:
+            self.fields["code"] = forms.CharField(
+                label=_("验证码"),
+                max_length=12,
+                widget=forms.TextInput(
+                    attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}
+                ),
+            )
+            self.order_fields(self.field_order)
 
     def clean(self):
         cleaned = super().clean()
-        if not cleaned.get("phone") and not cleaned.get("email") and not self.errors:
+        if self.errors:
+            return cleaned
+        if not cleaned.get("phone") and not cleaned.get("email"):
             raise ValidationError(_("请填写手机号或邮箱。"), code="login_required")
+        if settings.JIFEN_REGISTRATION_CODE_REQUIRED:
+            try:
+                recipient = tokens.code_recipient(
+                    phone=cleaned.get("phone"), email=cleaned.get("email")
+                )
+                self.verification = tokens.code_check(
+                    recipient=recipient, purpose="register", code=cleaned.get("code", "")
+                )
+            except DomainError as error:
+                self.add_error("code", error.message)
         return cleaned
+
+    def save(self, request):
+        with transaction.atomic():
+            if self.verification is not None:
+                tokens.code_consume(verification=self.verification)
+            return super().save(request)
+
+
+class SignupCodeForm(forms.Form):
+    """Where to send a registration code: the phone, else the e-mail, typed on the sign-up."""
+
+    phone = forms.CharField(max_length=20, required=False)
+    email = forms.CharField(max_length=254, required=False)
 
 
 class HistoryFilterForm(forms.Form):

@@ -5,6 +5,7 @@ from jifen.web import views
 app_name = "web"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("signup/code/", views.signup_code, name="signup_code"),
     path("points/", views.history, name="history"),
     path("transfer/", views.transfer, name="transfer"),
     path("transfer/confirm/", views.transfer_confirm, name="transfer_confirm"),

@@ -14,20 +14,24 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from jifen.core.errors import DomainError
+from jifen.core.ratelimit import client_ip
 from jifen.ledger.selectors import PUBLIC_KINDS, points_history, points_summary
 from jifen.ledger.services import points_transfer
 from jifen.members import services as member_services
+from jifen.members import tokens
 from jifen.members.selectors import member_find_by_login
 from jifen.web.forms import (
     AddressForm,
     HistoryFilterForm,
     ProfileForm,
+    SignupCodeForm,
     TransferForm,
     add_domain_error,
 )
@@ -49,6 +53,34 @@ def kind_labels() -> dict[str, str]:
         "adjust": pgettext("history filter", "调整"),
         "refund": pgettext("history filter", "退回"),
     }
+
+
+# --- registration code ------------------------------------------------------------------------
+
+
+@require_POST
+def signup_code(request):
+    """Send a registration code to the phone (or e-mail) typed on the sign-up page.
+
+    Answers with a short status line for htmx to put under the button (or, without
+    JavaScript, a redirect back to the sign-up page with a message).
+    """
+    form = SignupCodeForm(request.POST)
+    form.is_valid()
+    try:
+        recipient = tokens.code_recipient(
+            phone=form.cleaned_data.get("phone"), email=form.cleaned_data.get("email")
+        )
+        sent = tokens.code_send(recipient=recipient, purpose="register", ip=client_ip(request))
+    except DomainError as error:
+        ok, text = False, error.message
+    else:
+        minutes = max(round((sent.expires_at - timezone.now()).total_seconds() / 60), 1)
+        ok, text = True, _("验证码已发送，%(minutes)s 分钟内有效。") % {"minutes": minutes}
+    if not request.htmx:
+        messages.add_message(request, messages.SUCCESS if ok else messages.ERROR, text)
+        return redirect("account_signup")
+    return render(request, "web/partials/signup_code_status.html", {"ok": ok, "text": text})
 
 
 # --- home and history -------------------------------------------------------------------------

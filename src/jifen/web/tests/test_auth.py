@@ -22,6 +22,12 @@ def _empty_outboxes():
     ConsoleSender.outbox.clear()
 
 
+@pytest.fixture
+def no_code(settings):
+    """Development mode: registration without a one-time code."""
+    settings.JIFEN_REGISTRATION_CODE_REQUIRED = False
+
+
 def signup(client, **data):
     data = {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, **data}
     return client.post(reverse("account_signup"), data)
@@ -30,7 +36,7 @@ def signup(client, **data):
 # --- registration ---------------------------------------------------------------------------
 
 
-def test_signup_with_phone_creates_member_and_wallet_and_logs_in(client, db):
+def test_signup_with_phone_creates_member_and_wallet_and_logs_in(client, db, no_code):
     response = signup(client, phone="137 0000 1111")
 
     assert response.status_code == 302 and response.url == reverse("web:home")
@@ -44,7 +50,7 @@ def test_signup_with_phone_creates_member_and_wallet_and_logs_in(client, db):
     assert home.context["user"] == user
 
 
-def test_signup_with_email_only(client, db):
+def test_signup_with_email_only(client, db, no_code):
     response = signup(client, email="New@Example.com")
     assert response.status_code == 302
     user = User.objects.get(email="new@example.com")
@@ -52,7 +58,7 @@ def test_signup_with_email_only(client, db):
     assert Account.objects.filter(member=user).exists()
 
 
-def test_two_email_only_signups_do_not_collide_on_blank_phone(client, db):
+def test_two_email_only_signups_do_not_collide_on_blank_phone(client, db, no_code):
     signup(client, email="one@example.com")
     client.logout()
     signup(client, email="two@example.com")
@@ -72,7 +78,7 @@ def test_two_email_only_signups_do_not_collide_on_blank_phone(client, db):
         ({"email": "not-an-email"}, None),
     ],
 )
-def test_bad_signup_creates_nothing(client, db, data, message):
+def test_bad_signup_creates_nothing(client, db, no_code, data, message):
     response = signup(client, **data)
     assert response.status_code == 200
     assert not response.context["form"].is_valid()
@@ -82,12 +88,87 @@ def test_bad_signup_creates_nothing(client, db, data, message):
     assert Account.objects.filter(kind="wallet").count() == 0
 
 
-def test_signup_with_a_taken_phone_or_email_is_refused(client, alice):
+def test_signup_with_a_taken_phone_or_email_is_refused(client, alice, no_code):
     for data in [{"phone": "13900000001"}, {"email": "ALICE@example.com"}]:
         response = signup(client, **data)
         assert response.status_code == 200
         assert response.context["form"].errors
     assert User.objects.count() == 1
+
+
+@pytest.fixture
+def send_code(django_capture_on_commit_callbacks):
+    """POST to the code view as htmx does; codes leave on commit, so run those callbacks."""
+
+    def send(client, **data):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(reverse("web:signup_code"), data, HTTP_HX_REQUEST="true")
+
+    return send
+
+
+def test_signup_with_the_code_sent_to_the_phone(client, db, send_code):
+    response = send_code(client, phone="13700001111")
+    assert response.status_code == 200
+    assert "验证码已发送，10 分钟内有效。" in response.content.decode()
+    ((recipient, message),) = ConsoleSender.outbox
+    assert recipient == "13700001111"
+    code = re.search(r"\d{6}", message).group(0)
+
+    response = signup(client, phone="13700001111", code=code)
+
+    assert response.status_code == 302
+    user = User.objects.get(phone="13700001111")
+    assert Account.objects.filter(member=user).exists()
+    # The code is used up: it cannot register anyone else.
+    client.logout()
+    again = signup(client, phone="13700001111", email="x@example.com", code=code)
+    assert again.status_code == 200 and User.objects.count() == 1
+
+
+@pytest.mark.parametrize("code", ["", "000000", "abc"])
+def test_signup_without_the_right_code_creates_nothing(client, db, send_code, code):
+    send_code(client, phone="13700001111")
+    if code == "000000" and code in ConsoleSender.outbox[0][1]:
+        code = "000001"
+
+    response = signup(client, phone="13700001111", code=code)
+
+    assert response.status_code == 200
+    assert "code" in response.context["form"].errors
+    assert User.objects.count() == 0
+
+
+def test_a_code_for_another_phone_does_not_register(client, db, send_code):
+    send_code(client, phone="13700001111")
+    code = re.search(r"\d{6}", ConsoleSender.outbox[0][1]).group(0)
+    response = signup(client, phone="13700002222", code=code)
+    assert response.context["form"].errors["code"] == ["验证码错误或已失效。"]
+    assert User.objects.count() == 0
+
+
+def test_signup_code_refusals(client, alice, send_code):
+    taken = send_code(client, phone="13900000001")
+    assert "该手机号或邮箱已注册。" in taken.content.decode()
+    empty = send_code(client)
+    assert "请填写手机号或邮箱。" in empty.content.decode()
+    first = send_code(client, phone="13700001111")
+    too_soon = send_code(client, phone="13700001111")
+    assert "验证码已发送" in first.content.decode()
+    assert "验证码发送过于频繁，请稍后再试。" in too_soon.content.decode()
+    assert [recipient for recipient, _message in ConsoleSender.outbox] == ["13700001111"]
+
+
+def test_signup_code_without_javascript_redirects_back_with_a_message(client, db):
+    response = client.post(reverse("web:signup_code"), {"phone": "13700001111"}, follow=True)
+    assert response.redirect_chain == [(reverse("account_signup"), 302)]
+    assert "验证码已发送，10 分钟内有效。" in response.content.decode()
+
+
+def test_signup_page_asks_for_a_code_only_when_required(client, db, settings):
+    assert "获取验证码" in client.get(reverse("account_signup")).content.decode()
+    settings.JIFEN_REGISTRATION_CODE_REQUIRED = False
+    assert "获取验证码" not in client.get(reverse("account_signup")).content.decode()
 
 
 # --- password login -------------------------------------------------------------------------
