@@ -67,6 +67,7 @@ class PointsOut(Schema):
     available: int
     pending: int
     held: int
+    debt: int = Field(0, description="points owed after a refund of spent points")
     next_expiry: NextExpiry | None
 
 

@@ -36,6 +36,9 @@ class Account(models.Model):
     available = models.BigIntegerField(_("可用"), default=0)
     pending = models.BigIntegerField(_("待生效"), default=0)
     held = models.BigIntegerField(_("冻结"), default=0)
+    # Points the member owes: taken back by a refund after they were spent (refund policy
+    # "debt"). Entries in the DEBT bucket are negative while owed; earnings repay them first.
+    debt = models.BigIntegerField(_("欠款"), default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -45,6 +48,7 @@ class Account(models.Model):
             models.CheckConstraint(condition=Q(available__gte=0), name="account_available_gte_0"),
             models.CheckConstraint(condition=Q(pending__gte=0), name="account_pending_gte_0"),
             models.CheckConstraint(condition=Q(held__gte=0), name="account_held_gte_0"),
+            models.CheckConstraint(condition=Q(debt__gte=0), name="account_debt_gte_0"),
             models.CheckConstraint(
                 condition=(
                     Q(kind="wallet", member__isnull=False, code__isnull=True)
@@ -65,6 +69,7 @@ class Bucket(models.TextChoices):
     AVAILABLE = "available", _("可用")
     PENDING = "pending", _("待生效")
     HELD = "held", _("冻结")
+    DEBT = "debt", _("欠款")  # cached as Account.debt = minus the sum of these entries
 
 
 class Transaction(models.Model):

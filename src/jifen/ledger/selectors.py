@@ -27,13 +27,15 @@ PUBLIC_KIND_OF = {kind: public for public, kinds in PUBLIC_KINDS.items() for kin
 
 
 def points_summary(*, member_id: int) -> dict:
-    """Balances and the next expiry: {"available", "pending", "held", "next_expiry"}.
+    """Balances, debt and the next expiry: {"available", "pending", "held", "debt", "next_expiry"}.
 
     `next_expiry` is the soonest expiry date among available lots with points left and the
     points that expire on it, or None.
     """
     wallet = (
-        Account.objects.filter(member_id=member_id).values("available", "pending", "held").first()
+        Account.objects.filter(member_id=member_id)
+        .values("available", "pending", "held", "debt")
+        .first()
     )
     if wallet is None:
         raise NotFound(_("会员不存在。"), code="member_not_found")
@@ -111,12 +113,12 @@ def points_history(
 ) -> tuple[list[HistoryRow], int]:
     """The member's postings, newest first, as (rows, total count).
 
-    One row per transaction with its net change to available + pending points; postings
+    One row per transaction with its net change to available + pending points (and debt);
     that change neither (a capture of held points, pending points maturing) are left out.
     """
     offset, limit = page_bounds(page, page_size)
     entries = Entry.objects.filter(
-        member_id=member_id, bucket__in=[Bucket.AVAILABLE, Bucket.PENDING]
+        member_id=member_id, bucket__in=[Bucket.AVAILABLE, Bucket.PENDING, Bucket.DEBT]
     )
     if kind:
         if kind not in PUBLIC_KINDS:

@@ -131,10 +131,18 @@ def wallet_create(*, member) -> Account:
 
 
 def _wallet_id(member_id: int) -> int:
-    account_id = Account.objects.filter(member_id=member_id).values_list("pk", flat=True).first()
-    if account_id is None:
+    return _wallet_row(member_id)[0]
+
+
+def _wallet_row(member_id: int, *, lock: bool = False) -> tuple[int, int]:
+    """(wallet id, debt) of the member's wallet, in one query; NotFound without a wallet."""
+    query = Account.objects.filter(member_id=member_id)
+    if lock:
+        query = query.select_for_update()
+    row = query.values_list("pk", "debt").first()
+    if row is None:
         raise NotFound(_("会员不存在。"), code="member_not_found")
-    return account_id
+    return row
 
 
 def expiry_date_for(earned_on: dt.date, policy: str | None = None) -> dt.date | None:
@@ -244,6 +252,11 @@ def _apply_wallet_deltas(posting: _Posting) -> None:
         updates = {}
         for bucket, delta in deltas.items():
             if delta == 0:
+                continue
+            if bucket == Bucket.DEBT:  # the column counts what is owed: minus the entries
+                updates["debt"] = F("debt") - delta
+                if delta > 0:
+                    query = query.filter(debt__gte=delta)
                 continue
             updates[bucket] = F(bucket) + delta
             if delta < 0:
@@ -383,7 +396,10 @@ def points_earn(
         return _replayed(
             posted.txn, kind=Kind.EARN, member_id=member_id, points=points, source=source
         )
-    wallet_id = _wallet_id(member_id)
+    wallet_id, debt = _wallet_row(member_id)
+    if debt:  # rare: lock, re-read, and repay what is owed before crediting the rest
+        wallet_id, debt = _wallet_row(member_id, lock=True)
+    repaid = min(debt, points)
     today = clock.business_date()
     if expires_on is None:
         expires_on = expiry_date_for(today)
@@ -392,9 +408,15 @@ def points_earn(
     bucket = Bucket.PENDING if pending_until else Bucket.AVAILABLE
     posting = _Posting()
     posting.add(system_account_id(f"issuance:{source}"), Bucket.MAIN, -points)
-    posting.add(wallet_id, bucket, points, member_id)
+    posting.add(wallet_id, Bucket.DEBT, repaid, member_id)
+    posting.add(wallet_id, bucket, points - repaid, member_id)
     _write(txn, posting)
-    _create_lots(txn, wallet_id, member_id, [(points, expires_on)], available_on=pending_until)
+    if repaid:
+        txn.details = {**txn.details, "debt_repaid": repaid}
+        Transaction.objects.filter(pk=txn.pk).update(details=txn.details)
+    _create_lots(
+        txn, wallet_id, member_id, [(points - repaid, expires_on)], available_on=pending_until
+    )
     return txn
 
 
@@ -775,18 +797,27 @@ def transaction_reverse(
     reason: str = "",
     points: int | None = None,
     created_by_id: int | None = None,
+    shortfall: str = "refuse",
 ) -> Transaction:
     """Undo a transaction, wholly or by `points`, with a new reversal transaction.
 
     Points a member received are taken back from the same lots; points a member gave up
     come back to the lots they left, with their original expiry. Partial reversals may
-    repeat until the original is used up. Raises InsufficientPoints when the points to take
-    back are no longer there, Conflict when `reference` was used for something else.
+    repeat until the original is used up. Raises Conflict when `reference` was used for
+    something else.
+
+    When points to take back from an earn or an adjustment were spent meanwhile,
+    `shortfall` decides: "refuse" raises InsufficientPoints (nothing changes); "debt" takes
+    what the wallet has available (soonest-expiring first) and records the rest as debt,
+    which later earnings repay; "available" takes what is available and forgives the rest.
+    A wallet never goes negative under any policy.
 
     Locks the original transaction row before any wallet: callers must not hold wallet
     locks from an earlier posting in the same database transaction when calling this.
     """
     _validate_reference(reference)
+    if shortfall not in ("refuse", "debt", "available"):
+        raise ValidationFailed(_("未知的不足处理方式。"), code="invalid_shortfall")
     original = (
         Transaction.objects.select_for_update()  # serialises partial reversals
         .filter(pk=transaction_id)
@@ -853,10 +884,7 @@ def transaction_reverse(
 
     posting = _Posting()
     moves: list[tuple[Lot, int]] = []
-    # System side: undo proportionally (the original has at most one system entry).
-    for entry in original_entries:
-        if entry.member_id is None:
-            posting.add(entry.account_id, entry.bucket, -points if entry.amount > 0 else points)
+    short_by_account: dict[int, int] = {}
     # Wallet side, account by account.
     by_account: dict[int, list[Lot]] = defaultdict(list)
     for lot_id in lot_ids:
@@ -875,11 +903,59 @@ def transaction_reverse(
             if still == 0:
                 break
             amount = min(abs(net[lot.pk]), still)
+            if received:  # only what is left in the lot (locked above) can come back
+                amount = min(amount, lot.remaining)
+                if amount == 0:
+                    continue
             still -= amount
             delta = -amount if received else amount
             moves.append((lot, delta))
             bucket = Bucket.PENDING if lot.status == Lot.Status.PENDING else Bucket.AVAILABLE
             posting.add(account_id, bucket, delta, lot.member_id)
+        if received and still:
+            short_by_account[account_id] = still
+    # A received posting whose lots never existed (an earn that only repaid debt) has no
+    # lots to walk: its whole amount is short.
+    if not by_account and original.kind in (Kind.EARN, Kind.ADJUST) and original.member_id:
+        wallet = Account.objects.select_for_update().get(member_id=original.member_id)
+        received_by_wallet = sum(e.amount for e in original_entries if e.member_id)
+        if received_by_wallet > 0:
+            short_by_account[wallet.pk] = points
+    forgiven = debt = 0
+    if short_by_account:
+        if shortfall == "refuse" or original.kind not in (Kind.EARN, Kind.ADJUST):
+            raise InsufficientPoints(_("积分已被使用，无法全部冲正。"))
+        (account_id, short), *_rest = short_by_account.items()
+        touched = {lot.pk for lot, _delta in moves}
+        others = (
+            Lot.objects.select_for_update()
+            .filter(account_id=account_id, status=Lot.Status.AVAILABLE, remaining__gt=0)
+            .exclude(pk__in=touched)
+            .order_by(F("expires_on").asc(nulls_last=True), "pk")
+        )
+        for lot in others:
+            take = min(lot.remaining, short)
+            moves.append((lot, -take))
+            posting.add(account_id, Bucket.AVAILABLE, -take, original.member_id)
+            short -= take
+            if short == 0:
+                break
+        if short and shortfall == "debt":
+            debt = short
+            posting.add(account_id, Bucket.DEBT, -short, original.member_id)
+        else:
+            forgiven = short
+    # System side: undo proportionally (the original has at most one system entry); what
+    # is forgiven stays issued.
+    undone = points - forgiven
+    for entry in original_entries:
+        if entry.member_id is None:
+            posting.add(entry.account_id, entry.bucket, -undone if entry.amount > 0 else undone)
+    if debt or forgiven:
+        txn.details = {**txn.details, "debt": debt, "forgiven": forgiven}
+        Transaction.objects.filter(pk=txn.pk).update(details=txn.details)
+    if forgiven == points:  # nothing left to take back: recorded, with no entries
+        return txn
     posting.check_balanced()
     # Lock wallets before lots (the lock order), then move lots guarded by their CHECK.
     _write(txn, posting)

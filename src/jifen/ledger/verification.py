@@ -63,7 +63,12 @@ def _check_transactions_balance(report: Report) -> None:
                 f"entries sum to {row['total']} over {row['n']} entries",
             )
         )
-    orphans = Transaction.objects.filter(entries__isnull=True).values_list("pk", flat=True)
+    # A reversal that could take nothing back and forgave it all has no entries by design.
+    orphans = (
+        Transaction.objects.filter(entries__isnull=True)
+        .exclude(kind=Transaction.Kind.REVERSAL, details__forgiven__gt=0)
+        .values_list("pk", flat=True)
+    )
     for pk in orphans:
         report.violations.append(Violation("I1", f"transaction {pk}", "has no entries"))
 
@@ -78,7 +83,7 @@ def _sums_by_account(queryset, value: str) -> dict[int, int]:
 def _check_wallets(report: Report) -> None:
     by_bucket = {
         bucket: _sums_by_account(Entry.objects.filter(bucket=bucket), "amount")
-        for bucket in (Bucket.AVAILABLE, Bucket.PENDING, Bucket.HELD)
+        for bucket in (Bucket.AVAILABLE, Bucket.PENDING, Bucket.HELD, Bucket.DEBT)
     }
     lots = {
         status: _sums_by_account(Lot.objects.filter(status=status), "remaining")
@@ -86,11 +91,16 @@ def _check_wallets(report: Report) -> None:
     }
     holds = _sums_by_account(Hold.objects.filter(status=Hold.Status.HELD), "points")
     wallets = Account.objects.filter(kind=Account.Kind.WALLET).values_list(
-        "pk", "member_id", "available", "pending", "held"
+        "pk", "member_id", "available", "pending", "held", "debt"
     )
-    for pk, member_id, available, pending, held in wallets.iterator(chunk_size=2000):
+    for pk, member_id, available, pending, held, debt in wallets.iterator(chunk_size=2000):
         subject = f"wallet {pk} (member {member_id})"
         cached = {Bucket.AVAILABLE: available, Bucket.PENDING: pending, Bucket.HELD: held}
+        owed = -by_bucket[Bucket.DEBT].get(pk, 0)
+        if debt < 0 or debt != owed:
+            report.violations.append(
+                Violation("I2", subject, f"cached debt {debt} != minus debt entries {owed}")
+            )
         for bucket, value in cached.items():
             if value < 0:
                 report.violations.append(Violation("I2", subject, f"{bucket} is {value}"))

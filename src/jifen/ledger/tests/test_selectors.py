@@ -50,6 +50,7 @@ def test_summary_reports_the_soonest_expiry(member):
         "available": 900,
         "pending": 40,
         "held": 0,
+        "debt": 0,
         "next_expiry": {"points": 400, "date": dt.date(2099, 12, 31)},
     }
 
