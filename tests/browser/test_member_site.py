@@ -34,6 +34,16 @@ expect = pytest.importorskip("playwright.sync_api").expect
 expect.set_options(timeout=10_000)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate limits (codes, logins) count in the cache, which is Redis when REDIS_URL is set."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
