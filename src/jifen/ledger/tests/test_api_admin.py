@@ -285,6 +285,7 @@ def test_member_points_for_an_operator(member, staff):
         "available": 80,
         "pending": 0,
         "held": 0,
+        "debt": 0,
         "next_expiry": {"points": 80, "date": expires_on.isoformat()},
     }
 

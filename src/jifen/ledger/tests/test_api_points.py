@@ -40,6 +40,7 @@ def test_points_summary(member):
         "available": 110,
         "pending": 50,
         "held": 30,
+        "debt": 0,
         "next_expiry": {"points": 70, "date": soon.isoformat()},
     }
 
@@ -49,6 +50,7 @@ def test_points_summary_of_a_new_member(member):
         "available": 0,
         "pending": 0,
         "held": 0,
+        "debt": 0,
         "next_expiry": None,
     }
 

@@ -63,6 +63,7 @@ def test_transfer_by_phone_email_or_member_number(sender, recipient, to_field):
             "available": 700,
             "pending": 0,
             "held": 0,
+            "debt": 0,
             "next_expiry": {
                 "points": 700,
                 "date": Lot.objects.get(account__member=sender).expires_on.isoformat(),
