@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class LedgerConfig(AppConfig):
     name = "jifen.ledger"
     label = "ledger"
-    verbose_name = "积分账本"
+    verbose_name = _("积分账本")

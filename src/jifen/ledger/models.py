@@ -59,7 +59,9 @@ class Account(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.code or f"wallet {self.member_id}"
+        if self.code:
+            return self.code
+        return _("会员 %(member)s 的钱包") % {"member": self.member_id}
 
 
 class Bucket(models.TextChoices):
@@ -204,7 +206,12 @@ class Lot(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"lot {self.pk}: {self.remaining}/{self.amount} until {self.expires_on}"
+        return _("批次 %(id)s：剩余 %(remaining)s/%(amount)s，%(expires)s 到期") % {
+            "id": self.pk,
+            "remaining": self.remaining,
+            "amount": self.amount,
+            "expires": self.expires_on or "—",
+        }
 
 
 class LotMovement(models.Model):
@@ -314,4 +321,8 @@ class Adjustment(models.Model):
         constraints = [models.CheckConstraint(condition=~Q(points=0), name="adjustment_nonzero")]
 
     def __str__(self) -> str:
-        return f"{self.points:+d} → {self.member_id} ({self.status})"
+        return _("%(points)+d 积分 · 会员 %(member)s · %(status)s") % {
+            "points": self.points,
+            "member": self.member_id,
+            "status": self.get_status_display(),
+        }

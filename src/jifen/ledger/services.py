@@ -750,6 +750,9 @@ def adjustment_request(
             # The reference belongs to an adjustment waiting for approval (nothing posted
             # yet, so the claim above succeeded): refuse; the whole posting rolls back.
             raise Conflict(_("该参考号已用于另一笔调整。"), code="reference_conflict") from None
+    if points < 0 and Account.objects.filter(pk=wallet_id, available__lt=-points).exists():
+        # Refused early as a courtesy; approval re-checks under the guarded update anyway.
+        raise InsufficientPoints(_("会员可用积分不足以扣减。"))
     try:
         with transaction.atomic():
             return Adjustment.objects.create(status=Adjustment.Status.PENDING_APPROVAL, **fields)

@@ -439,3 +439,17 @@ def test_source_and_purpose_must_be_plain_names(member, name):
     with pytest.raises(ValidationFailed):
         points_spend(member_id=member.pk, points=1, purpose=name, reference="s1")
     assert state() == before
+
+
+def test_a_large_deduction_beyond_the_balance_is_refused_at_request_time(member, operator):
+    earn(member, 100, "e1")
+    before = state()
+    with pytest.raises(InsufficientPoints):
+        adjustment_request(
+            member_id=member.pk,
+            points=-20000,
+            reason="fraud",
+            reference="a1",
+            requested_by=operator,
+        )
+    assert state() == before and not Adjustment.objects.exists()
