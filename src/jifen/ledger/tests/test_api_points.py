@@ -184,6 +184,6 @@ def test_openapi_document_lists_the_endpoints(db):
         "/api/v1/admin/adjustments/{adjustment_id}/approve",
         "/api/v1/admin/adjustments/{adjustment_id}/reject",
         "/api/v1/admin/members/{member_number}/points",
-    } == set(paths)
+    } <= set(paths)  # other apps add their own paths
     transfer = paths["/api/v1/me/transfers"]["post"]
     assert [p["name"] for p in transfer["parameters"]] == ["Idempotency-Key"]
