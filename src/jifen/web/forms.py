@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from allauth.account.forms import LoginForm as AllauthLoginForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
@@ -11,6 +13,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from jifen.core import clock
 from jifen.core.errors import DomainError
 from jifen.ledger.selectors import PUBLIC_KINDS
 from jifen.members import tokens
@@ -157,6 +160,12 @@ class ProfileForm(forms.Form):
         help_text=_("JPG、PNG、GIF 或 WebP 图片，不超过 2 MB"),
         widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
     )
+
+    def clean_birthday(self):
+        birthday = self.cleaned_data.get("birthday")
+        if birthday and not dt.date(1900, 1, 1) <= birthday <= clock.business_date():
+            raise ValidationError(_("请填写真实的生日。"), code="invalid_birthday")
+        return birthday
 
     def clean_avatar(self):
         upload = self.cleaned_data.get("avatar")

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
@@ -86,6 +87,25 @@ def signup_code(request):
 # --- home and history -------------------------------------------------------------------------
 
 
+def quick_links() -> list[dict]:
+    """Home's shortcuts: the first four of these whose page exists (other apps add pages)."""
+    candidates = [
+        ("web:history", _("积分明细"), "list", ""),
+        ("web:transfer", _("转赠积分"), "send", "gold"),
+        ("referrals:codes", _("扫码积分"), "coin", ""),
+        ("referrals:invite", _("邀请好友"), "gift", "gold"),
+        ("web:addresses", _("收货地址"), "pin", ""),
+        ("web:profile", _("个人资料"), "user", "gold"),
+    ]
+    links = []
+    for name, label, icon, tone in candidates:
+        try:
+            links.append({"url": reverse(name), "label": label, "icon": icon, "tone": tone})
+        except NoReverseMatch:
+            continue
+    return links[:4]
+
+
 @login_required
 def home(request):
     summary = points_summary(member_id=request.user.pk)
@@ -93,7 +113,13 @@ def home(request):
     return render(
         request,
         "web/home.html",
-        {"summary": summary, "rows": rows, "total": total, "nav": "home"},
+        {
+            "summary": summary,
+            "rows": rows,
+            "total": total,
+            "quick_links": quick_links(),
+            "nav": "home",
+        },
     )
 
 

@@ -160,3 +160,14 @@ def test_home_of_a_new_member_has_an_empty_history(client, make_member):
     assert summary["next_expiry"] is None
     assert "还没有积分记录。" in html
     assert 'data-testid="next-expiry"' not in html
+
+
+def test_home_quick_links_are_four_existing_pages(alice_client):
+    from django.urls import reverse as url
+
+    links = alice_client.get(reverse("web:home")).context["quick_links"]
+
+    assert len(links) == 4
+    assert [link["url"] for link in links[:2]] == [url("web:history"), url("web:transfer")]
+    for link in links:
+        assert alice_client.get(link["url"]).status_code == 200

@@ -104,6 +104,8 @@ def test_profile_rejects_bad_avatars_and_changes_nothing(alice_client, alice, up
     "data, field",
     [
         ({"birthday": "1990-13-45"}, "birthday"),
+        ({"birthday": "2999-01-01"}, "birthday"),
+        ({"birthday": "1800-01-01"}, "birthday"),
         ({"gender": "robot"}, "gender"),
         ({"name": "x" * 101}, "name"),
     ],
