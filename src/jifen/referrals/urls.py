@@ -1,4 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path, re_path
+
+from jifen.referrals import views
 
 app_name = "referrals"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.invite, name="invite"),
+    re_path(r"^qr\.(?P<fmt>svg|png)$", views.invite_qr, name="qr"),
+    path("codes/", views.codes, name="codes"),
+    # An invite code: 8 symbols of the alphabet; lower case and dashes are accepted too.
+    re_path(r"^(?P<code>[0-9A-Za-z\-]{4,20})/$", views.landing, name="landing"),
+]
