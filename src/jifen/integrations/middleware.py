@@ -1,0 +1,33 @@
+"""Authenticates integration clients before Idempotency-Key handling.
+
+jifen.core.idempotency scopes keys to `request.integration_client`, and runs before Ninja's
+auth; so this middleware must come before "jifen.core.idempotency.IdempotencyMiddleware" in
+settings.MIDDLEWARE. For /api/v1/integration/ paths it checks the signature: a refused one
+is answered 401 at once (nothing runs, nothing is remembered); a good one sets
+`request.integration_client` and exempts the request from CSRF (no browser sends it).
+"""
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from jifen.core.errors import Unauthenticated
+from jifen.integrations.signing import signature_verify
+
+INTEGRATION_PREFIX = "/api/v1/integration/"
+
+
+class IntegrationSignatureMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith(INTEGRATION_PREFIX):
+            try:
+                client = signature_verify(request)
+            except Unauthenticated as refused:
+                return JsonResponse(
+                    {"error": {"code": refused.code, "message": refused.message, "fields": {}}},
+                    status=401,
+                )
+            request.integration_client = client
+            request._dont_enforce_csrf_checks = True
+        return self.get_response(request)
