@@ -92,7 +92,7 @@ def invite(request):
 def invite_qr(request, fmt: str):
     """The member's invite link as a QR code: SVG (shown on the page) or PNG (to save)."""
     code = services.invite_code_ensure(member_id=request.user.pk)
-    qr = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    qr = qrcode.QRCode(border=2, box_size=10, error_correction=qrcode.constants.ERROR_CORRECT_M)
     qr.add_data(_invite_url(request, code.code))
     qr.make(fit=True)
     buffer = io.BytesIO()
@@ -100,7 +100,7 @@ def invite_qr(request, fmt: str):
         qr.make_image(image_factory=qrcode.image.svg.SvgPathFillImage).save(buffer)
         content_type = "image/svg+xml"
     else:
-        qr.make_image(box_size=10).save(buffer)
+        qr.make_image().save(buffer)
         content_type = "image/png"
     response = HttpResponse(buffer.getvalue(), content_type=content_type)
     response["Cache-Control"] = "private, max-age=3600"
