@@ -51,6 +51,9 @@ class CheckinCalendar:
     makeup_enabled: bool
     days: list[CalendarDay] = field(default_factory=list)
     leading_blanks: int = 0  # weekday of the 1st (Monday = 0), for a Monday-first grid
+    rewards: list[int] = field(default_factory=list)  # the table, for the rules shown
+    bonuses: list[tuple[int, int]] = field(default_factory=list)  # (streak, points)
+    weekend_factor: str = "1"
 
     @property
     def checked_in_days(self) -> int:
@@ -152,6 +155,11 @@ def checkin_calendar(*, member: User, month: str | None = None) -> CheckinCalend
         makeup_enabled=config.makeup_enabled,
         days=days,
         leading_blanks=first.weekday(),
+        rewards=list(config.checkin_rewards),
+        bonuses=sorted(
+            (int(days), int(points)) for days, points in (config.checkin_bonuses or {}).items()
+        ),
+        weekend_factor=format(config.weekend_factor.normalize(), "f"),
     )
 
 
