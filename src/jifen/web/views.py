@@ -92,7 +92,7 @@ def quick_links() -> list[dict]:
     candidates = [
         ("web:history", _("积分明细"), "list", ""),
         ("web:transfer", _("转赠积分"), "send", "gold"),
-        ("referrals:codes", _("扫码积分"), "coin", ""),
+        ("referrals:codes", _("扫码积分"), "scan", ""),
         ("referrals:invite", _("邀请好友"), "gift", "gold"),
         ("web:addresses", _("收货地址"), "pin", ""),
         ("web:profile", _("个人资料"), "user", "gold"),
