@@ -1,6 +1,6 @@
 """Summarise py-spy raw (collapsed) profiles: inclusive share of interesting frames.
 
-    python bench/pyspy_summary.py var/bench/pyspy_*.txt
+python bench/pyspy_summary.py var/bench/pyspy_*.txt
 """
 
 import re

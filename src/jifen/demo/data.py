@@ -181,7 +181,7 @@ def make_personas(count: int, seed: int = SEED, days: int = 365) -> list[Persona
             emails.add(email)
         # 40% were members before the window; the rest join during it.
         join_offset = -rng.randint(1, 700) if rng.random() < 0.4 else rng.randint(0, days - 1)
-        activity = rng.choice([0.02, 0.04, 0.06, 0.08, 0.12, 0.2])
+        activity = rng.choice([0.01, 0.02, 0.03, 0.05, 0.08, 0.12])
         address = None
         if rng.random() < 0.6:
             address = {
@@ -404,7 +404,7 @@ class Simulation:
         if idx == 0:
             yield from self._demo_plan(d)
             return
-        if campaign and rng.random() < 0.5:
+        if campaign and rng.random() < 0.35:
             points = rng.choice([100, 200, 300, 500])
             yield self._time(d), lambda: self._campaign(d, idx, points, campaign)
         if rng.random() >= persona.activity:
