@@ -266,7 +266,7 @@ class ReferralAdmin(NumberColumnMixin, ModelAdmin):
     def flags_column(self, obj: Referral) -> str:
         if not obj.flags:
             return "—"
-        return "；".join(_(services.FLAG_LABELS.get(flag, flag)) for flag in obj.flags)
+        return "；".join(str(services.FLAG_LABELS.get(flag, flag)) for flag in obj.flags)
 
     @display(description=gettext_lazy("原因"))
     def reason_column(self, obj: Referral) -> str:

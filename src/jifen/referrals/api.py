@@ -83,7 +83,9 @@ def referral_list(request, page: int = 1, page_size: int = 20):
             "invite_url": request.build_absolute_uri(
                 reverse("referrals:landing", args=[invite.code])
             ),
-            "qr_url": request.build_absolute_uri(reverse("referrals:qr", args=["svg"])),
+            "qr_url": request.build_absolute_uri(
+                reverse("referrals:qr", args=[invite.code, "svg"])
+            ),
             "program": {
                 "enabled": program.enabled,
                 "referrer_points": program.referrer_points,

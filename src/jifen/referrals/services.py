@@ -30,6 +30,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from jifen.core import clock
 from jifen.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -50,11 +51,11 @@ Reason = Referral.Reason
 LOOP_DEPTH = 50  # how far up the chain of referrers a loop is looked for
 
 FLAG_LABELS = {
-    "same_ip": "与邀请人 IP 相同",
-    "same_device": "与邀请人设备相同",
-    "same_phone": "手机号出现在邀请人的收货地址中",
-    "shared_with_invitee": "与该邀请人的其他被邀请人共用 IP 或设备",
-    "known_device": "该设备已注册过其他账户",
+    "same_ip": gettext_lazy("与邀请人 IP 相同"),
+    "same_device": gettext_lazy("与邀请人设备相同"),
+    "same_phone": gettext_lazy("手机号出现在邀请人的收货地址中"),
+    "shared_with_invitee": gettext_lazy("与该邀请人的其他被邀请人共用 IP 或设备"),
+    "known_device": gettext_lazy("该设备已注册过其他账户"),
 }
 
 

@@ -13,7 +13,7 @@ import qrcode.image.svg
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -88,12 +88,16 @@ def invite(request):
     return _with_device_cookie(request, render(request, "referrals/invite.html", context))
 
 
-@login_required
-def invite_qr(request, fmt: str):
-    """The member's invite link as a QR code: SVG (shown on the page) or PNG (to save)."""
-    code = services.invite_code_ensure(member_id=request.user.pk)
+def invite_qr(request, code: str, fmt: str):
+    """An invite link as a QR code: SVG (shown on the page) or PNG (to save and share).
+
+    Public, like the link itself; 404 for a code that belongs to no active member.
+    """
+    if selectors.invite_code_owner(code) is None:
+        raise Http404
+    code = normalize(code)
     qr = qrcode.QRCode(border=2, box_size=10, error_correction=qrcode.constants.ERROR_CORRECT_M)
-    qr.add_data(_invite_url(request, code.code))
+    qr.add_data(_invite_url(request, code))
     qr.make(fit=True)
     buffer = io.BytesIO()
     if fmt == "svg":
@@ -103,9 +107,9 @@ def invite_qr(request, fmt: str):
         qr.make_image().save(buffer)
         content_type = "image/png"
     response = HttpResponse(buffer.getvalue(), content_type=content_type)
-    response["Cache-Control"] = "private, max-age=3600"
+    response["Cache-Control"] = "public, max-age=86400"
     if fmt == "png":
-        response["Content-Disposition"] = f'attachment; filename="invite-{code.code}.png"'
+        response["Content-Disposition"] = f'attachment; filename="invite-{code}.png"'
     return response
 
 

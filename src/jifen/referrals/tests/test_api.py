@@ -27,7 +27,7 @@ def test_referrals_lists_code_link_program_and_masked_invitees(
     body = response.json()
     assert body["invite_code"] == invite_code
     assert body["invite_url"] == f"http://testserver/invite/{invite_code}/"
-    assert body["qr_url"] == "http://testserver/invite/qr.svg"
+    assert body["qr_url"] == f"http://testserver/invite/{invite_code}/qr.svg"
     assert body["program"] == {
         "enabled": True,
         "referrer_points": 50,

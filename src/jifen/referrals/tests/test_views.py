@@ -26,23 +26,24 @@ def test_invite_page_shows_code_link_qr_and_results(referrer, invite_code, make_
     assert response.status_code == 200
     assert invite_code in html
     assert f"http://testserver/invite/{invite_code}/" in html
-    assert 'src="/invite/qr.svg"' in html
+    assert f'src="/invite/{invite_code}/qr.svg"' in html
     assert "*三丰" in html and "已奖励" in html and "+50" in html
     assert DEVICE_COOKIE in response.cookies
     assert Fingerprint.objects.filter(member=referrer, kind="ip").count() == 1
 
 
-def test_qr_images(referrer, logged_in):
-    client = logged_in(referrer)
+def test_qr_images_are_public(invite_code):
+    client = Client()
 
-    svg = client.get("/invite/qr.svg")
-    png = client.get("/invite/qr.png")
+    svg = client.get(f"/invite/{invite_code}/qr.svg")
+    png = client.get(f"/invite/{invite_code.lower()}/qr.png")
 
     assert svg.status_code == 200 and svg["Content-Type"] == "image/svg+xml"
     assert svg.content.startswith(b"<?xml") and b"<svg" in svg.content
     assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
     assert "attachment" in png["Content-Disposition"]
-    assert client.get("/invite/qr.gif").status_code == 404
+    assert client.get(f"/invite/{invite_code}/qr.gif").status_code == 404
+    assert client.get("/invite/ZZZZZZZZ/qr.svg").status_code == 404
 
 
 def test_landing_keeps_the_code_and_links_to_signup(referrer, invite_code):
