@@ -16,6 +16,7 @@ ROUTERS: list[tuple[str, str]] = [
     ("", "jifen.tiers.api"),
     ("", "jifen.engagement.api"),
     ("", "jifen.referrals.api"),
+    ("", "jifen.catalog.api"),
 ]
 
 for prefix, dotted in ROUTERS:

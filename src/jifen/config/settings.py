@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "jifen.tiers",
     "jifen.engagement",
     "jifen.referrals",
+    "jifen.catalog",
 ]
 
 MIDDLEWARE = [

@@ -20,6 +20,7 @@ urlpatterns = [
     path("tiers/", include("jifen.tiers.urls")),
     path("engage/", include("jifen.engagement.urls")),
     path("invite/", include("jifen.referrals.urls")),
+    path("mall/", include("jifen.catalog.urls")),
     path("", include("jifen.web.urls")),
 ]
 if settings.DEBUG:
