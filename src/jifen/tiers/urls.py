@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from jifen.tiers import views
 
 app_name = "tiers"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.tier_page, name="home"),
+]

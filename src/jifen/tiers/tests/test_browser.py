@@ -1,0 +1,100 @@
+"""The tier page in a real browser (Debian's Chromium, Playwright).
+
+Screenshots at phone and desktop widths go to var/screenshots/tiers-*.png.
+"""
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from jifen.core import clock
+from jifen.tiers.services import tier_evaluate, tier_notices_send
+from jifen.tiers.tests.helpers import earn, purchase, put_on
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
+VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+expect.set_options(timeout=10_000)
+
+
+@pytest.fixture
+def browser():
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with playwright_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
+            )
+            yield browser
+            browser.close()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def open_as(browser, live_server, user, width):
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(viewport=VIEWPORTS[width], locale="zh-CN")
+    context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    page = context.new_page()
+    page.goto(f"{live_server.url}/tiers/")
+    return page
+
+
+def shoot(page, name: str, width: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=width == "desktop")
+
+
+@pytest.mark.parametrize("width", ["phone", "desktop"])
+def test_tier_page_of_a_gold_member(browser, live_server, make_member, width):
+    member = make_member(name="王小明")
+    earn(member, 12600)
+    purchase(member, "9680.00", at=clock.now())
+    tier_evaluate(member_id=member.pk)
+
+    page = open_as(browser, live_server, member, width)
+
+    expect(page.get_by_test_id("tier-name")).to_have_text("金卡")
+    expect(page.get_by_test_id("points-progress")).to_have_text("12,600 / 30,000")
+    expect(page.get_by_test_id("spend-progress")).to_have_text("¥9,680.00 / ¥30,000.00")
+    expect(page.get_by_test_id("boost")).to_be_visible()
+    shoot(page, "tiers", width)
+
+
+@pytest.mark.parametrize("width", ["phone", "desktop"])
+def test_tier_page_with_a_downgrade_notice(browser, live_server, make_member, width):
+    member = make_member(name="李华")
+    put_on(member, "gold", review_on=clock.business_date() + dt.timedelta(days=18))
+    earn(member, 5200)
+    tier_notices_send()
+
+    page = open_as(browser, live_server, member, width)
+
+    expect(page.get_by_test_id("tier-notice")).to_contain_text("将调整为银卡")
+    expect(page.get_by_test_id("tier-notice")).to_contain_text("2,800")
+    shoot(page, "tiers-notice", width)
