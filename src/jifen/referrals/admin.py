@@ -126,7 +126,7 @@ class ReferralAdmin(NumberColumnMixin, ModelAdmin):
         "referrer_link",
         "invitee_link",
         "invite_code",
-        "status_label",
+        "status",
         "reason_column",
         "flags_column",
         "requires_purchase",
@@ -371,6 +371,7 @@ class CodeBatchAdmin(ServiceAddMixin, NumberColumnMixin, ModelAdmin):
     list_filter = ("is_void", ("created_at", BusinessDateRangeFilter))
     list_filter_submit = True
     search_fields = ("name",)
+    search_help_text = gettext_lazy("按批次名称搜索")
     ordering = ("-pk",)
     fields = (
         "name",
@@ -379,7 +380,7 @@ class CodeBatchAdmin(ServiceAddMixin, NumberColumnMixin, ModelAdmin):
         "redeemed_column",
         "valid_from",
         "valid_until",
-        "void_label",
+        "is_void",
         "created_by",
         "created_at",
     )

@@ -122,3 +122,44 @@ def test_invite_and_codes_pages(
     page.get_by_test_id("signup").click()
     page.wait_for_url(f"**/accounts/signup/?invite_code={invite_code}")
     context.close()
+
+
+def test_backoffice_review_and_batches(
+    browser, live_server, referrer, invite_code, make_member, batch
+):
+    from jifen.referrals import services
+    from jifen.referrals.models import Referral
+
+    boss = make_member(email="boss@example.com", phone=None, is_staff=True, name="老板")
+    type(boss).objects.filter(pk=boss.pk).update(is_superuser=True)
+    services.fingerprint_record(member_id=referrer.pk, ip="10.3.3.3", device="browser-device-0001")
+    flagged = services.referral_register(
+        invitee=make_member(name="赵六"),
+        invite_code=invite_code,
+        ip="10.3.3.3",
+        device="browser-device-0001",
+    )
+    services.referral_register(invitee=make_member(name="钱七"), invite_code=invite_code)
+
+    context = session_context(browser, live_server, boss, "desktop")
+    page = context.new_page()
+    page.goto(live_server.url + "/admin/referrals/referral/?status__exact=review")
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    expect(page.locator("#result_list")).to_contain_text("与邀请人 IP 相同")
+    shoot(page, "referrals-backoffice-queue", "desktop")
+
+    page.goto(f"{live_server.url}/admin/referrals/referral/{flagged.pk}/change/")
+    shoot(page, "referrals-backoffice-referral", "desktop")
+    page.get_by_role("link", name="批准并奖励").click()
+    page.get_by_role("button", name="批准").click()
+    expect(page.locator("body")).to_contain_text("已批准")
+    assert Referral.objects.get(pk=flagged.pk).status == "rewarded"
+
+    page.goto(live_server.url + "/admin/referrals/codebatch/")
+    expect(page.locator("#result_list")).to_contain_text("春季瓶盖码")
+    shoot(page, "referrals-backoffice-batches", "desktop")
+    page.goto(live_server.url + "/admin/referrals/codebatch/add/")
+    shoot(page, "referrals-backoffice-batch-add", "desktop")
+    page.goto(live_server.url + "/admin/referrals/referralprogram/")
+    shoot(page, "referrals-backoffice-program", "desktop")
+    context.close()

@@ -307,3 +307,42 @@ def test_rows_are_masked_and_stats_add_up(referrer, invite_code, make_member):
         "waiting": 0,
         "points": 100,
     }
+
+
+def test_a_device_already_used_by_another_account_is_flagged(referrer, invite_code, make_member):
+    stranger = make_member()
+    services.fingerprint_record(member_id=stranger.pk, device="second-phone-0001")
+
+    referral = services.referral_register(
+        invitee=make_member(), invite_code=invite_code, device="second-phone-0001"
+    )
+
+    assert referral.status == "review" and referral.flags == ["known_device"]
+
+
+def test_flagged_with_purchase_trigger_waits_then_goes_to_review(
+    referrer, invite_code, make_member
+):
+    services.referral_program_update(data={"trigger": "purchase"})
+    services.fingerprint_record(member_id=referrer.pk, ip="10.4.4.4")
+    invitee = make_member()
+
+    referral = services.referral_register(invitee=invitee, invite_code=invite_code, ip="10.4.4.4")
+    assert referral.status == "pending" and referral.flags == ["same_ip"]
+
+    referral = services.referral_purchase_qualify(member_id=invitee.pk, order_reference="o-9")
+
+    assert referral.status == "review" and referral.order_reference == "o-9"
+    assert available(referrer) == 0 and available(invitee) == 0
+
+
+def test_closed_referrer_gets_nothing_when_the_reward_comes(referrer, invite_code, make_member):
+    services.referral_program_update(data={"trigger": "purchase"})
+    invitee = make_member()
+    services.referral_register(invitee=invitee, invite_code=invite_code)
+    User.objects.filter(pk=referrer.pk).update(closed_at=timezone.now())
+
+    referral = services.referral_purchase_qualify(member_id=invitee.pk, order_reference="o-1")
+
+    assert referral.status == "rewarded" and referral.referrer_points == 0
+    assert available(referrer) == 0 and available(invitee) == 50
