@@ -615,7 +615,10 @@ def task_action_record(
     completions = []
     for task in tasks:
         completion = _complete(
-            task, member_id=member_id, evidence=f"event:{reference}", occurred_at=occurred_at
+            task,
+            member_id=member_id,
+            evidence=_ledger_reference("event", reference),  # hashed if too long to store
+            occurred_at=occurred_at,
         )
         if completion is not None:
             completions.append(completion)

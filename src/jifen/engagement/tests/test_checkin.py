@@ -391,3 +391,13 @@ def test_config_refuses_bad_values(config, values, field):
     assert config.checkin_rewards == [1, 2, 3, 4, 5, 6, 7]
     assert config.checkin_bonuses == {"7": 20, "30": 100}
     assert str(config.weekend_factor) == "2.00"
+
+
+def test_streak_carries_over_the_month_boundary(member, at, set_config):
+    set_config(weekend_factor="1")
+    check_in_on(at, member, dt.date(2026, 10, 30))
+    check_in_on(at, member, dt.date(2026, 10, 31))
+
+    first_of_month = check_in_on(at, member, dt.date(2026, 11, 1))
+
+    assert (first_of_month.streak, first_of_month.points) == (3, 3)

@@ -176,11 +176,13 @@ def test_event_for_an_unknown_member(db, make_task, at):
 
 def test_long_references_fit_the_ledger(member, make_task, at):
     at(2026, 11, 2)
-    make_task("survey")
+    make_task("survey", cap=5)
 
-    record(member, "r" * 200)
+    assert len(record(member, "r" * 200)) == 1
+    assert record(member, "r" * 200) == []  # the hashed evidence still recognises a replay
 
     assert len(Transaction.objects.get(member_id=member.pk).reference) <= 200
+    assert len(TaskCompletion.objects.get().reference) <= 200
 
 
 # --- member-action tasks -------------------------------------------------------------------
