@@ -146,7 +146,7 @@ class RuleForm(forms.Form):
         decimal_places=2,
         required=False,
         widget=DEC,
-        help_text=gettext_lazy("点“先试算”时使用，不会保存"),
+        help_text=gettext_lazy("点“先试算（不保存）”时使用"),
     )
 
     def rule_data(self) -> dict:
@@ -254,6 +254,9 @@ class PreviewForm(forms.Form):
         return lines
 
 
+MULTIPLIER_KINDS = (Rule.Kind.MULTIPLIER, Rule.Kind.BIRTHDAY_MULTIPLIER, Rule.Kind.LINE_MULTIPLIER)
+
+
 def _preview_rows(award, rules) -> list[dict]:
     """One row per rule in force: what it gave (its explanation lines) or why not."""
     steps_by_rule: dict[int, list] = {}
@@ -263,12 +266,15 @@ def _preview_rows(award, rules) -> list[dict]:
     for rule in sorted(rules, key=lambda r: (-r.priority, r.code)):
         rule_id = rule.pk or 0
         applied = rule_id in award.applied_rule_ids
+        steps = [step.text for step in steps_by_rule.get(rule_id, [])]
+        if applied and not steps and rule.kind in MULTIPLIER_KINDS:
+            steps = [_("× %(factor)s，计入基础积分") % {"factor": rule.multiplier}]
         rows.append(
             {
                 "rule": rule,
                 "draft": rule.pk is None,
                 "applied": applied,
-                "steps": [step.text for step in steps_by_rule.get(rule_id, [])],
+                "steps": steps,
             }
         )
     return rows
@@ -294,6 +300,7 @@ class RuleAdmin(ServiceAddMixin, NumberColumnMixin, ModelAdmin):
     readonly_fields = [field.name for field in Rule._meta.fields]
     actions_detail = ["new_version", "retire"]
     actions_list = ["open_preview"]
+    change_form_after_template = "rules/admin/preview_button.html"
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
