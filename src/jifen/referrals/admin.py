@@ -257,6 +257,7 @@ class ReferralAdmin(NumberColumnMixin, ModelAdmin):
             Referral.Status.REWARDED: "success",
             Referral.Status.REJECTED: "danger",
             Referral.Status.REFUSED: "danger",
+            Referral.Status.REVERSED: "danger",
         },
     )
     def status_label(self, obj: Referral) -> tuple[str, str]:

@@ -90,8 +90,9 @@ class Referral(models.Model):
 
     Status flow: pending (waiting for the first qualifying purchase) → rewarded, or →
     review (a shared device, IP or phone: an operator approves → rewarded, or rejects →
-    rejected). Refused ones (loop, existing member, program capped…) keep the reason and
-    never pay.
+    rejected). Refused ones (loop, existing member…) keep the reason and never pay. A
+    refund of the qualifying purchase takes a paid reward back (reversed) or refuses a
+    referral still in review.
     """
 
     class Status(models.TextChoices):
@@ -100,6 +101,7 @@ class Referral(models.Model):
         REWARDED = "rewarded", _("已奖励")
         REJECTED = "rejected", _("已驳回")
         REFUSED = "refused", _("不予奖励")
+        REVERSED = "reversed", _("已撤回")
 
     class Reason(models.TextChoices):
         NONE = "", _("无")
@@ -107,6 +109,7 @@ class Referral(models.Model):
         EXISTING_MEMBER = "existing_member", _("老会员")
         CAPPED = "capped", _("邀请人已达奖励上限")
         CLOSED = "closed", _("账户已注销")
+        REFUNDED = "refunded", _("首单已退款")
 
     referrer = models.ForeignKey(
         settings.AUTH_USER_MODEL,

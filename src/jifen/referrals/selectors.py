@@ -59,7 +59,8 @@ class ReferralRow:
 def referral_rows(*, referrer_id: int, offset: int = 0, limit: int = 20) -> tuple[list, int]:
     """A referrer's invitees, newest first, masked; and how many there are.
 
-    `points` is what the referrer got for that invitee (0 until rewarded, or when capped).
+    `points` is what the referrer got for that invitee (0 until rewarded, when capped, or
+    once reversed by a refund).
     """
     query = Referral.objects.filter(referrer_id=referrer_id)
     rows = [
@@ -68,7 +69,7 @@ def referral_rows(*, referrer_id: int, offset: int = 0, limit: int = 20) -> tupl
             invitee=mask_identity(r.invitee),
             status=r.status,
             status_label=r.get_status_display(),
-            points=r.referrer_points,
+            points=r.referrer_points if r.status == Referral.Status.REWARDED else 0,
             created_at=r.created_at,
             rewarded_at=r.rewarded_at,
         )
@@ -86,7 +87,7 @@ def referral_stats(*, referrer_id: int) -> dict[str, int]:
         invited=Count("pk"),
         rewarded=Count("pk", filter=Q(status=Status.REWARDED)),
         waiting=Count("pk", filter=Q(status__in=[Status.PENDING, Status.REVIEW])),
-        points=Sum("referrer_points"),
+        points=Sum("referrer_points", filter=Q(status=Status.REWARDED)),
     )
     return {key: int(value or 0) for key, value in totals.items()}
 

@@ -34,7 +34,8 @@ from django.utils.translation import gettext_lazy
 
 from jifen.core import clock
 from jifen.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from jifen.ledger.services import points_earn
+from jifen.ledger.models import Transaction
+from jifen.ledger.services import points_earn, transaction_reverse
 from jifen.members.models import Address, User
 from jifen.referrals.alphabet import is_valid, normalize, random_code
 from jifen.referrals.models import (
@@ -240,6 +241,53 @@ def referral_purchase_qualify(*, member_id: int, order_reference: str) -> Referr
     if referral is None or referral.status != Status.PENDING:
         return referral
     _settle(referral, program=referral_program(), order_reference=order_reference)
+    referral.refresh_from_db()
+    return referral
+
+
+@transaction.atomic
+def referral_purchase_refund(*, member_id: int, order_reference: str) -> Referral | None:
+    """The invitee's qualifying purchase was refunded: take the referral reward back.
+
+    Acts only when `order_reference` is the purchase that qualified the referral, once (a
+    guarded status change): a paid referral becomes "reversed" and both earn postings are
+    reversed (the invitee's with shortfall "debt", so spending the points first does not
+    keep them; the referrer's with "available", taking back what is left); one still in
+    review is refused (reason "refunded"). The referrer's cap counters keep the invitee:
+    a buy-refund cycle cannot free a place. Returns the referral, or None.
+    """
+    if not isinstance(order_reference, str) or not 0 < len(order_reference) <= 200:
+        raise ValidationFailed(
+            _("缺少订单参考号。"),
+            code="invalid_order_reference",
+            fields={"order_reference": "1 to 200 characters"},
+        )
+    referral = Referral.objects.filter(
+        invitee_id=member_id, requires_purchase=True, order_reference=order_reference
+    ).first()
+    if referral is None:
+        return None
+    if referral.status == Status.REVIEW:
+        Referral.objects.filter(pk=referral.pk, status=Status.REVIEW).update(
+            status=Status.REFUSED, reason=Reason.REFUNDED
+        )
+    elif referral.status == Status.REWARDED:
+        changed = Referral.objects.filter(pk=referral.pk, status=Status.REWARDED).update(
+            status=Status.REVERSED, reason=Reason.REFUNDED
+        )
+        if changed == 1:
+            for role, shortfall in (("invitee", "debt"), ("referrer", "available")):
+                earned = Transaction.objects.filter(
+                    reference=f"referral:{referral.pk}:{role}"
+                ).first()
+                if earned is None:  # nothing was paid to this side (capped, or 0 points)
+                    continue
+                transaction_reverse(
+                    transaction_id=earned.pk,
+                    reference=f"referral:{referral.pk}:{role}:refund",
+                    reason=_("首单退款，撤回邀请奖励"),
+                    shortfall=shortfall,
+                )
     referral.refresh_from_db()
     return referral
 

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from jifen.core.errors import Conflict, PermissionDenied, ValidationFailed
-from jifen.ledger.models import Transaction
+from jifen.ledger.models import Account, Transaction
 from jifen.ledger.services import balances_of
 from jifen.members.models import Address, User
 from jifen.referrals import services
@@ -346,3 +346,45 @@ def test_closed_referrer_gets_nothing_when_the_reward_comes(referrer, invite_cod
 
     assert referral.status == "rewarded" and referral.referrer_points == 0
     assert available(referrer) == 0 and available(invitee) == 50
+
+
+def test_refund_of_the_qualifying_purchase_takes_the_reward_back(
+    referrer, invite_code, make_member
+):
+    from jifen.ledger.services import points_spend
+
+    services.referral_program_update(data={"trigger": "purchase"})
+    invitee = make_member()
+    services.referral_register(invitee=invitee, invite_code=invite_code)
+    services.referral_purchase_qualify(member_id=invitee.pk, order_reference="order-7")
+    points_spend(member_id=invitee.pk, points=30, purpose="mall", reference="s-1")
+
+    assert services.referral_purchase_refund(member_id=invitee.pk, order_reference="other") is None
+    referral = services.referral_purchase_refund(member_id=invitee.pk, order_reference="order-7")
+    again = services.referral_purchase_refund(member_id=invitee.pk, order_reference="order-7")
+
+    assert referral.status == again.status == Referral.Status.REVERSED
+    assert referral.reason == Referral.Reason.REFUNDED
+    assert available(referrer) == 0
+    assert balances_of(invitee.pk)["available"] == 0
+    assert Account.objects.get(member=invitee).debt == 30  # the points spent are owed
+    assert Transaction.objects.filter(kind="reversal").count() == 2
+    assert referral_stats(referrer_id=referrer.pk)["points"] == 0
+    assert referral_rows(referrer_id=referrer.pk)[0][0].points == 0
+    # The cap keeps counting the invitee: a buy-refund cycle frees no place.
+    assert InviteCode.objects.get(member=referrer).rewarded_total == 1
+
+
+def test_refund_while_in_review_refuses_the_referral(referrer, invite_code, make_member, operator):
+    services.referral_program_update(data={"trigger": "purchase"})
+    services.fingerprint_record(member_id=referrer.pk, ip="10.5.5.5")
+    invitee = make_member()
+    services.referral_register(invitee=invitee, invite_code=invite_code, ip="10.5.5.5")
+    services.referral_purchase_qualify(member_id=invitee.pk, order_reference="o-1")
+
+    referral = services.referral_purchase_refund(member_id=invitee.pk, order_reference="o-1")
+
+    assert (referral.status, referral.reason) == ("refused", "refunded")
+    with pytest.raises(Conflict):
+        services.referral_review(referral_id=referral.pk, approve=True, reviewed_by=operator)
+    assert available(referrer) == 0 and available(invitee) == 0
