@@ -403,15 +403,13 @@ def _birthday_gift(member_id: int, today: dt.date) -> bool:
 # --- levels ---------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def level_save(*, level: Level) -> Level:
-    """Create or change a level, keeping the levels consistent.
+def level_check(*, level: Level, others: list[Level] | None = None) -> None:
+    """Raise ValidationFailed unless `level` (with its unsaved changes) fits among the others.
 
-    Rules: field constraints (multipliers >= 1, discount in (0, 1], thresholds > 0);
-    a level above the base needs a points or spend threshold; thresholds rise with rank on
-    each basis, so a higher level is never easier to reach; at least one level stays active.
-    All levels are locked (ascending pk) while checking, so two operators' edits cannot
-    each pass alone and break the order together. Raises ValidationFailed.
+    Rules: field constraints (multipliers >= 1, discount in (0, 1], thresholds > 0, unique
+    code and rank); a level above the base needs a points or spend threshold; thresholds
+    rise with rank on each basis, so a higher level is never easier to reach; at least one
+    level stays active.
     """
     from django.core.exceptions import ValidationError
 
@@ -421,17 +419,15 @@ def level_save(*, level: Level) -> Level:
         raise ValidationFailed(
             _("等级设置不正确。"),
             code="invalid_level",
-            fields={
-                name: [str(m) for m in messages] for name, messages in error.message_dict.items()
-            },
+            fields={name: [str(m) for m in msgs] for name, msgs in error.message_dict.items()},
         ) from None
-    others = [
-        other for other in Level.objects.select_for_update().order_by("pk") if other.pk != level.pk
-    ]
-    active = sorted(
-        [o for o in others if o.is_active] + ([level] if level.is_active else []),
-        key=lambda item: item.rank,
-    )
+    if others is None:
+        others = list(Level.objects.all())
+    others = [other for other in others if level.pk is None or other.pk != level.pk]
+    active = [other for other in others if other.is_active]
+    if level.is_active:
+        active.append(level)
+    active.sort(key=lambda item: item.rank)
     if not active:
         raise ValidationFailed(
             _("至少保留一个启用的等级。"), code="no_active_level", fields={"is_active": "required"}
@@ -452,5 +448,17 @@ def level_save(*, level: Level) -> Level:
                     code="level_threshold_order",
                     fields={name: "must rise with rank"},
                 )
+
+
+@transaction.atomic
+def level_save(*, level: Level) -> Level:
+    """Create or change a level after `level_check`, with every level locked (ascending pk)
+    so two operators' edits cannot each pass alone and break the order together.
+
+    Members keep their level until their review (a raised threshold does not downgrade
+    anyone at once; a deactivated level is left at the review). Raises ValidationFailed.
+    """
+    others = list(Level.objects.select_for_update().order_by("pk"))
+    level_check(level=level, others=[other for other in others if other.pk != level.pk])
     level.save()
     return level
