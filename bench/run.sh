@@ -13,7 +13,7 @@
 #                     best (default 4, the best measured on the 2-core machine)
 #   BENCH_BLOCKING_THREADS  granian blocking threads per worker (default 1)
 #   BENCH_MEMBERS     bench members with tokens (default 200)
-#   BENCH_PORT        port for granian (default 8765)
+#   BENCH_PORT        port for granian (default: a free port)
 #   BENCH_DB_OPTIONS  driver options for the app server's DATABASE_URL, as a query string
 #                     (default "server_side_binding=true&prepare_threshold=1": server-side
 #                     parameters and prepared statements; set it empty to measure without)
@@ -30,7 +30,8 @@ THREADS=${BENCH_THREADS:-2}
 WORKERS_LIST=${BENCH_WORKERS:-4}
 BLOCKING_THREADS=${BENCH_BLOCKING_THREADS:-1}
 MEMBERS=${BENCH_MEMBERS:-200}
-PORT=${BENCH_PORT:-8765}
+# A free port unless one is given: another server on a fixed port would answer our requests.
+PORT=${BENCH_PORT:-$("$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 OUT=$ROOT/var/bench
 mkdir -p "$OUT"
 TOKENS=$OUT/tokens.txt
@@ -127,9 +128,10 @@ start_server() {  # $1 = workers
     --workers "$1" --blocking-threads "$BLOCKING_THREADS" --no-ws --log-level warning \
     jifen.config.wsgi:application >"$OUT/granian.log" 2>&1 &
   SERVER_PID=$!
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 150); do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi  # it died (port taken, bad config)
     code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/api/v1/openapi.json" || true)
-    [ "$code" != "000" ] && return 0
+    [ "$code" != "000" ] && kill -0 "$SERVER_PID" 2>/dev/null && return 0
     sleep 0.2
   done
   echo "granian did not start:" >&2
