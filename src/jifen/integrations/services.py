@@ -25,6 +25,8 @@ from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -206,6 +208,11 @@ def _clean_member_data(data: dict) -> dict:
         cleaned["phone"] = phone or None
     if "email" in data:
         cleaned["email"] = (data["email"] or "").strip().lower() or None
+        if cleaned["email"]:
+            try:
+                validate_email(cleaned["email"])
+            except DjangoValidationError:
+                errors["email"] = "invalid"
     for name in ("name", "gender", "birthday"):
         if name in data:
             cleaned[name] = data[name]
@@ -301,6 +308,10 @@ def _event_key(raw: Any) -> tuple[str, str]:
     if not isinstance(raw, dict):
         raise ValidationFailed(
             _("事件必须是 JSON 对象。"), code="invalid_event", fields={"event": "object"}
+        )
+    if "\\u0000" in _canonical(raw):  # PostgreSQL cannot store NUL in text or jsonb
+        raise ValidationFailed(
+            _("事件内容不能包含 NUL 字符。"), code="invalid_event", fields={"event": "NUL"}
         )
     event_id = raw.get("event_id")
     if not isinstance(event_id, str) or not EVENT_ID_RE.match(event_id):

@@ -391,3 +391,17 @@ def purchase_preview(
             ).first()
             usage.append(engine.CapUsage(rule_id=rule.pk, used=counter.points if counter else 0))
     return engine.evaluate(facts, [rule.spec() for rule in rules], usage), rules
+
+
+@transaction.atomic
+def cap_counters_prune(*, today: dt.date | None = None, keep_days: int = 62) -> int:
+    """Delete cap counters of periods that started more than `keep_days` ago.
+
+    A monthly counter's period starts on the 1st, so 62 days keeps last month's whole.
+    Only past periods go; safe to run twice or concurrently. Returns how many were deleted.
+    """
+    today = today or clock.business_date()
+    deleted, _by_model = CapCounter.objects.filter(
+        period_start__lt=today - dt.timedelta(days=keep_days)
+    ).delete()
+    return deleted

@@ -366,3 +366,31 @@ def test_bad_custom_action_is_refused(integration, crm):
     assert response.status_code == 422
     assert response.json()["error"]["fields"] == {"name": "[a-z][a-z0-9_]{0,49}"}
     assert CustomAction.objects.count() == 0
+
+
+def test_nul_anywhere_in_an_event_is_refused(integration, crm):
+    body = {
+        "event_id": "c-1",
+        "type": "custom",
+        "name": "shared",
+        "member": "crm-1",
+        "attributes": {"note": "a\x00b"},
+    }
+    response = integration.post_events(body)
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"] == {"event": "NUL"}
+    assert Event.objects.count() == 0
+
+
+def test_too_large_a_body_is_413(integration, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = integration.post_events({"events": [{"event_id": "x" * 50}] * 50})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"
+
+
+def test_refund_of_pending_points_takes_them_from_pending(integration, crm, base_rate):
+    rule_save(code="returns", data={"name": "退货期", "kind": "pending_period", "days": 7})
+    integration.post_events(purchase(amount="100.00"))
+    integration.post_events(refund(amount="40.00"))
+    assert wallet(crm) == {"available": 0, "pending": 60, "held": 0, "debt": 0}

@@ -99,3 +99,11 @@ def test_get_unknown_member_is_404(integration):
 def test_get_needs_a_signature(client, db):
     response = client.get(PATH.format("crm-9"))
     assert response.status_code == 401
+
+
+def test_put_invalid_email_on_update_changes_nothing(integration):
+    integration.request("PUT", PATH.format("crm-1"), {"phone": "13900001111"})
+    response = integration.request("PUT", PATH.format("crm-1"), {"email": "not-an-email"})
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"] == {"email": "invalid"}
+    assert User.objects.get(external_id="crm-1").email is None

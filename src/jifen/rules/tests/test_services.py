@@ -146,3 +146,25 @@ def test_preview_changes_nothing_and_tries_a_draft(member):
 def test_tier_hook_defaults_to_one(member):
     multiplier, _name = member_earn_multiplier(member_id=member.pk, on_date=timezone.localdate())
     assert multiplier == Decimal(1)
+
+
+def test_cap_counters_prune_keeps_recent_periods(db):
+    from jifen.rules.services import cap_counters_prune
+
+    today = dt.date(2026, 11, 23)
+    for start in (dt.date(2026, 9, 1), dt.date(2026, 9, 23), dt.date(2026, 10, 1), today):
+        CapCounter.objects.create(rule_code="cap", member_id=1, period_start=start, points=5)
+    assert cap_counters_prune(today=today) == 1
+    assert sorted(CapCounter.objects.values_list("period_start", flat=True)) == [
+        dt.date(2026, 9, 23),
+        dt.date(2026, 10, 1),
+        today,
+    ]
+
+
+def test_cap_counters_prune_task_runs_the_service(db):
+    from jifen.rules.tasks import cap_counters_prune_task
+
+    CapCounter.objects.create(rule_code="cap", member_id=1, period_start=dt.date(2000, 1, 1))
+    assert cap_counters_prune_task() == 1
+    assert CapCounter.objects.count() == 0
