@@ -4,10 +4,13 @@
   checked by `engagement_config_validate` and saved by `engagement_config_update`.
 - Tasks are created and changed through `task_save` (validated there); a task that has
   completions cannot be deleted — switch it off instead, history stays.
-- Check-ins, task completions, shares and make-up card grants are read-only history.
+- Check-ins, task completions, shares and make-up card grants are read-only history; an
+  operator may give make-up cards (through `makeup_cards_grant`, once per rendered form).
 """
 
 from __future__ import annotations
+
+import uuid
 
 from django import forms
 from django.contrib import admin
@@ -18,11 +21,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from unfold.admin import ModelAdmin
 from unfold.decorators import display
+from unfold.widgets import UnfoldAdminIntegerFieldWidget, UnfoldAdminTextInputWidget
 
 from jifen.backoffice.admin_base import (
     MemberFilter,
     NumberColumnMixin,
     ReadOnlyAdmin,
+    ServiceAddMixin,
     admin_link,
     titled,
 )
@@ -37,6 +42,7 @@ from jifen.engagement.models import (
     Task,
     TaskCompletion,
 )
+from jifen.members.selectors import member_find_by_login
 
 
 def _domain_error_to_form(form: forms.Form, error: DomainError) -> None:
@@ -314,16 +320,74 @@ class GrantMemberFilter(MemberFilter):
     member_fields = ("member_id",)
 
 
+class MakeupCardGrantForm(forms.Form):
+    """An operator gives make-up cards; `makeup_cards_grant` does the rest."""
+
+    member = forms.CharField(
+        label=gettext_lazy("会员"),
+        max_length=254,
+        help_text=gettext_lazy("会员号、手机号或邮箱"),
+        widget=UnfoldAdminTextInputWidget,
+    )
+    cards = forms.IntegerField(
+        label=gettext_lazy("张数"),
+        min_value=1,
+        max_value=100,
+        widget=UnfoldAdminIntegerFieldWidget,
+    )
+    reason = forms.CharField(
+        label=gettext_lazy("原因"), max_length=200, widget=UnfoldAdminTextInputWidget
+    )
+    # One key per rendered form: a double submit gives the cards once.
+    reference = forms.UUIDField(widget=forms.HiddenInput)
+
+    def clean_member(self):
+        member = member_find_by_login(self.cleaned_data["member"])
+        if member is None:
+            raise forms.ValidationError(_("找不到该会员。"))
+        return member
+
+
 @admin.register(MakeupCardGrant)
-class MakeupCardGrantAdmin(MemberColumnMixin, ReadOnlyAdmin):
-    list_display = ("number", "created_at", "member_link", "cards", "reason", "reference")
+class MakeupCardGrantAdmin(ServiceAddMixin, MemberColumnMixin, ReadOnlyAdmin):
+    add_form_class = MakeupCardGrantForm
+    add_fieldsets_service = [(None, {"fields": ["member", "cards", "reason", "reference"]})]
+    list_display = (
+        "number",
+        "created_at",
+        "member_link",
+        "cards",
+        "reason",
+        "granted_by",
+        "reference",
+    )
     list_filter = (GrantMemberFilter,)
     list_filter_submit = True
     search_fields = ("reference",)
-    list_select_related = ("member",)
+    list_select_related = ("member", "granted_by")
     ordering = ("-pk",)
-    fields = ("member_link", "cards", "reason", "reference", "created_at")
+    fields = ("member_link", "cards", "reason", "granted_by", "reference", "created_at")
     readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request.user.is_active and request.user.has_perm("engagement.add_makeupcardgrant")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if request.method != "POST":
+            request.GET = request.GET.copy()
+            request.GET["reference"] = str(uuid.uuid4())
+        return super().add_view(request, form_url, extra_context)
+
+    def perform_add(self, request: HttpRequest, form: MakeupCardGrantForm) -> MakeupCardGrant:
+        data = form.cleaned_data
+        grant, _created = services.makeup_cards_grant(
+            member_id=data["member"].pk,
+            cards=data["cards"],
+            reference=f"admin:{data['reference']}",
+            reason=data["reason"],
+            granted_by_id=request.user.pk,
+        )
+        return grant
 
 
 class HolderMemberFilter(MemberFilter):

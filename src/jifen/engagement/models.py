@@ -147,6 +147,14 @@ class MakeupCardGrant(models.Model):
     cards = models.PositiveIntegerField(_("张数"))
     reference = models.CharField(_("参考号"), max_length=200, unique=True)
     reason = models.CharField(_("原因"), max_length=200, blank=True)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("发放人"),
+    )
     created_at = models.DateTimeField(_("时间"), auto_now_add=True)
 
     class Meta:

@@ -307,10 +307,17 @@ def checkin_makeup(*, member_id: int, day: dt.date) -> Checkin:
 
 
 @transaction.atomic
-def makeup_cards_grant(*, member_id: int, cards: int, reference: str, reason: str = "") -> bool:
+def makeup_cards_grant(
+    *,
+    member_id: int,
+    cards: int,
+    reference: str,
+    reason: str = "",
+    granted_by_id: int | None = None,
+) -> tuple[MakeupCardGrant, bool]:
     """Give the member `cards` make-up cards, once per `reference`.
 
-    Returns False (and gives nothing) when the reference was already used.
+    Returns (grant, created): a repeated reference returns the first grant and gives nothing.
     """
     if isinstance(cards, bool) or not isinstance(cards, int) or not 1 <= cards <= 100:
         raise ValidationFailed(
@@ -323,15 +330,22 @@ def makeup_cards_grant(*, member_id: int, cards: int, reference: str, reason: st
     _lock_member(member_id)
     try:
         with transaction.atomic():
-            MakeupCardGrant.objects.create(
-                member_id=member_id, cards=cards, reference=reference, reason=reason[:200]
+            grant = MakeupCardGrant.objects.create(
+                member_id=member_id,
+                cards=cards,
+                reference=reference,
+                reason=reason[:200],
+                granted_by_id=granted_by_id,
             )
     except IntegrityError:
-        return False
+        existing = MakeupCardGrant.objects.get(reference=reference)
+        if existing.member_id != member_id or existing.cards != cards:
+            raise Conflict(_("该参考号已用于另一次发放。"), code="reference_conflict") from None
+        return existing, False
     MemberEngagement.objects.filter(member_id=member_id).update(
         makeup_cards=F("makeup_cards") + cards
     )
-    return True
+    return grant, True
 
 
 # --- configuration -------------------------------------------------------------------------

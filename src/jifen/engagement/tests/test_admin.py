@@ -133,3 +133,29 @@ def test_history_pages_are_read_only(staff_client, member, config):
     response = staff_client.post(f"/admin/engagement/checkin/{checkin.pk}/delete/", {"post": "yes"})
     assert response.status_code == 403
     assert Checkin.objects.count() == 1
+
+
+def test_operator_gives_makeup_cards_once_per_form(staff_client, member):
+    from jifen.engagement.models import MakeupCardGrant, MemberEngagement
+
+    form = staff_client.get("/admin/engagement/makeupcardgrant/add/")
+    assert form.status_code == 200
+    data = {
+        "member": member.phone,
+        "cards": "2",
+        "reason": "客诉补偿",
+        "reference": "0b6a8f7e-1f1e-4a7c-9a55-6f4b8f0e2c11",
+    }
+
+    first = staff_client.post("/admin/engagement/makeupcardgrant/add/", data)
+    again = staff_client.post("/admin/engagement/makeupcardgrant/add/", data)
+    unknown = staff_client.post(
+        "/admin/engagement/makeupcardgrant/add/", {**data, "member": "13999999999"}
+    )
+
+    assert (first.status_code, again.status_code) == (302, 302)
+    assert "找不到该会员。" in unknown.content.decode()
+    grant = MakeupCardGrant.objects.get()
+    assert (grant.cards, grant.reason) == (2, "客诉补偿")
+    assert grant.granted_by.email == "root@example.com"
+    assert MemberEngagement.objects.get(member=member).makeup_cards == 2

@@ -297,8 +297,12 @@ def test_makeup_disabled(old_member, at, set_config):
 
 
 def test_card_grant_is_once_per_reference(member):
-    assert makeup_cards_grant(member_id=member.pk, cards=2, reference="task:1") is True
-    assert makeup_cards_grant(member_id=member.pk, cards=2, reference="task:1") is False
+    first, created = makeup_cards_grant(member_id=member.pk, cards=2, reference="task:1")
+    again, created_again = makeup_cards_grant(member_id=member.pk, cards=2, reference="task:1")
+
+    assert (created, created_again, again.pk) == (True, False, first.pk)
+    with pytest.raises(Conflict):
+        makeup_cards_grant(member_id=member.pk, cards=3, reference="task:1")
 
     assert MemberEngagement.objects.get(member=member).makeup_cards == 2
     assert MakeupCardGrant.objects.count() == 1
