@@ -21,7 +21,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from unfold.admin import ModelAdmin
 from unfold.decorators import display
-from unfold.widgets import UnfoldAdminIntegerFieldWidget, UnfoldAdminTextInputWidget
+from unfold.widgets import (
+    UnfoldAdminIntegerFieldWidget,
+    UnfoldAdminTextareaWidget,
+    UnfoldAdminTextInputWidget,
+)
 
 from jifen.backoffice.admin_base import (
     MemberFilter,
@@ -68,6 +72,10 @@ class EngagementConfigForm(forms.ModelForm):
     class Meta:
         model = EngagementConfig
         fields = services.CONFIG_FIELDS
+        widgets = {
+            "checkin_rewards": UnfoldAdminTextareaWidget(attrs={"rows": 2}),
+            "checkin_bonuses": UnfoldAdminTextareaWidget(attrs={"rows": 2}),
+        }
 
     def clean(self):
         cleaned = super().clean()
@@ -148,6 +156,7 @@ class TaskForm(forms.ModelForm):
             "is_active",
             "sort_order",
         )
+        widgets = {"required_details": UnfoldAdminTextareaWidget(attrs={"rows": 2})}
 
     def clean(self):
         cleaned = super().clean()

@@ -1,6 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class EngagementConfig(AppConfig):
     name = "jifen.engagement"
     label = "engagement"
+    verbose_name = _("签到与任务")

@@ -162,3 +162,22 @@ def test_checkin_and_tasks(browser, live_server, seeded, width):
     # 7 (today, day 10) + 7 (the made-up 10th, day 9 of its run) + 20 (phone) + 5 (share)
     assert balances_of(seeded.pk)["available"] == before + 7 + 7 + 20 + 5
     page.context.close()
+
+
+def test_backoffice_pages(browser, live_server, seeded, operator):
+    from jifen.members.models import User
+
+    User.objects.filter(pk=operator.pk).update(is_superuser=True)
+    operator.refresh_from_db()
+    page = logged_in_page(browser, live_server, operator, "desktop")
+
+    page.goto(live_server.url + "/admin/engagement/engagementconfig/")
+    expect(page.locator("#id_checkin_rewards")).to_be_visible()
+    shoot(page, "backoffice-engage-config", "desktop")
+    page.goto(live_server.url + "/admin/engagement/task/")
+    expect(page.locator("#result_list")).to_contain_text("绑定手机号")
+    shoot(page, "backoffice-engage-tasks", "desktop")
+    page.goto(live_server.url + "/admin/engagement/checkin/")
+    expect(page.locator("#result_list")).to_contain_text("王小明")
+    shoot(page, "backoffice-engage-checkins", "desktop")
+    page.context.close()
