@@ -75,7 +75,14 @@ class ProductCode(models.Model):
             models.UniqueConstraint(fields=["batch", "serial"], name="product_code_serial_unique")
         ]
         indexes = [
-            models.Index(fields=["redeemed_by", "-redeemed_at"], name="product_code_member_idx")
+            models.Index(fields=["redeemed_by", "-redeemed_at"], name="product_code_member_idx"),
+            # Counting a batch's redeemed codes reads only the redeemed ones (a per-batch
+            # counter column would make every redemption of a promotion queue on one row).
+            models.Index(
+                fields=["batch"],
+                condition=Q(redeemed_by__isnull=False),
+                name="product_code_redeemed_idx",
+            ),
         ]
 
     def __str__(self) -> str:

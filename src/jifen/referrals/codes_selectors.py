@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
 from jifen.referrals.alphabet import grouped
 from jifen.referrals.codes_models import CodeBatch, ProductCode
@@ -18,20 +19,16 @@ def code_redemptions(*, member_id: int, offset: int = 0, limit: int = 20) -> tup
     return rows, query.count()
 
 
-def code_batch_progress(*, batch_ids: list[int]) -> dict[int, int]:
-    """Redeemed codes per batch, for the given batches (one grouped query)."""
-    rows = (
-        ProductCode.objects.filter(batch_id__in=batch_ids, redeemed_by__isnull=False)
-        .values("batch_id")
-        .annotate(n=Count("pk"))
-    )
-    return {row["batch_id"]: row["n"] for row in rows}
-
-
 def code_batches_with_progress():
-    return CodeBatch.objects.annotate(
-        redeemed=Count("codes", filter=Q(codes__redeemed_by__isnull=False))
+    """Batches with `redeemed`: a correlated subquery, computed for the rows shown only."""
+    redeemed = (
+        ProductCode.objects.filter(batch=OuterRef("pk"), redeemed_by__isnull=False)
+        .order_by()
+        .values("batch")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
+    return CodeBatch.objects.annotate(redeemed=Coalesce(Subquery(redeemed), 0))
 
 
 def code_batch_export_rows(*, batch: CodeBatch, redeem_url: str):

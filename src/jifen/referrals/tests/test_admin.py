@@ -199,3 +199,14 @@ def test_find_a_code_by_its_text(boss, batch):
     found = boss.get(url, {"q": grouped(batch.plain[2]).lower()})
     assert list(found.context["cl"].result_list.values_list("serial", flat=True)) == [3]
     assert list(boss.get(url, {"q": "nope"}).context["cl"].result_list) == []
+
+
+def test_batch_list_counts_redeemed_codes(boss, batch, member):
+    from jifen.referrals.codes_services import code_redeem
+
+    code_redeem(member_id=member.pk, code=batch.plain[1], ip="1.1.1.1")
+
+    response = boss.get(reverse("admin:referrals_codebatch_changelist"))
+
+    [row] = response.context["cl"].result_list
+    assert (row.pk, row.quantity, row.redeemed) == (batch.pk, 3, 1)
