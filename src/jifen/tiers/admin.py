@@ -83,7 +83,7 @@ class LevelAdmin(ModelAdmin):
         "multiplier_column",
         "discount_column",
         "extra_draws",
-        "birthday_points",
+        "birthday_column",
         "free_shipping",
         "exclusive_items",
         "boost_column",
@@ -145,6 +145,10 @@ class LevelAdmin(ModelAdmin):
     @display(description=gettext_lazy("商城折扣"))
     def discount_column(self, obj: Level) -> str:
         return zhe(obj.mall_discount)
+
+    @display(description=gettext_lazy("生日礼积分"), ordering="birthday_points")
+    def birthday_column(self, obj: Level) -> str:
+        return f"{obj.birthday_points:,}"
 
     @display(description=gettext_lazy("升级加速"))
     def boost_column(self, obj: Level) -> str:
@@ -275,8 +279,10 @@ class MemberTierAdmin(NumberColumnMixin, ModelAdmin):
             return "—"
         rows = format_html_join(
             "",
-            "<tr><td class='pr-4'>{}</td><td class='pr-4'>{} → {}</td><td class='pr-4'>{}</td>"
-            "<td class='pr-4'>{}</td><td>{}</td></tr>",
+            "<tr><td class='pr-4 whitespace-nowrap'>{}</td>"
+            "<td class='pr-4 whitespace-nowrap'>{} → {}</td>"
+            "<td class='pr-4 whitespace-nowrap'>{}</td>"
+            "<td class='pr-4 whitespace-nowrap'>{}</td><td>{}</td></tr>",
             (
                 (
                     change.business_date.isoformat(),

@@ -114,7 +114,7 @@ class MemberTier(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.member_id}: {self.level_id}"
+        return f"{self.member} · {self.level}"
 
 
 class TierChange(models.Model):

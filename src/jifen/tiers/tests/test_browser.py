@@ -98,3 +98,36 @@ def test_tier_page_with_a_downgrade_notice(browser, live_server, make_member, wi
     expect(page.get_by_test_id("tier-notice")).to_contain_text("将调整为银卡")
     expect(page.get_by_test_id("tier-notice")).to_contain_text("2,800")
     shoot(page, "tiers-notice", width)
+
+
+def test_back_office_pages(browser, live_server, make_member):
+    boss = make_member(email="boss@example.com", phone=None, is_staff=True, name="老板")
+    type(boss).objects.filter(pk=boss.pk).update(is_superuser=True)
+    boss.refresh_from_db()
+    member = make_member(name="王小明")
+    earn(member, 2400)
+    tier_evaluate(member_id=member.pk)
+    earn(member, 6000)
+    tier_evaluate(member_id=member.pk)
+    from jifen.tiers.models import MemberTier
+
+    row = MemberTier.objects.get(member=member)
+    client = Client()
+    client.force_login(boss)
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    page = context.new_page()
+    page.goto(f"{live_server.url}/admin/tiers/level/")
+    expect(page.get_by_text("9.5折")).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "backoffice-tier-levels.png"), full_page=True)
+    page.goto(f"{live_server.url}/admin/tiers/membertier/{row.pk}/change/")
+    expect(page.get_by_text("银卡 → 金卡")).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "backoffice-member-tier.png"), full_page=True)
