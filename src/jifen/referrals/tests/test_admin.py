@@ -210,3 +210,24 @@ def test_batch_list_counts_redeemed_codes(boss, batch, member):
 
     [row] = response.context["cl"].result_list
     assert (row.pk, row.quantity, row.redeemed) == (batch.pk, 3, 1)
+
+
+def test_referral_list_costs_the_same_queries_for_more_rows(
+    boss, referrer, invite_code, make_member
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("admin:referrals_referral_changelist")
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert boss.get(url).status_code == 200
+        return len(queries)
+
+    services.referral_register(invitee=make_member(), invite_code=invite_code)
+    one = count()
+    for _ in range(5):
+        services.referral_register(invitee=make_member(), invite_code=invite_code)
+
+    assert count() == one

@@ -131,3 +131,24 @@ def test_codes_page_rate_limited(batch, member, logged_in, settings):
     assert response.status_code == 429
     assert "尝试次数过多" in response.content.decode()
     assert balances_of(member.pk)["available"] == 0
+
+
+def test_invite_page_costs_the_same_queries_for_more_invitees(
+    referrer, invite_code, make_member, logged_in
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = logged_in(referrer)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/invite/").status_code == 200
+        return len(queries)
+
+    services.referral_register(invitee=make_member(), invite_code=invite_code)
+    one = count()
+    for _ in range(5):
+        services.referral_register(invitee=make_member(), invite_code=invite_code)
+
+    assert count() == one
