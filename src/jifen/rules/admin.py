@@ -38,7 +38,8 @@ from jifen.backoffice.admin_base import NumberColumnMixin, ServiceAddMixin
 from jifen.core.errors import DomainError
 from jifen.members.selectors import member_find_by_login
 from jifen.rules.models import Rule
-from jifen.rules.services import RULE_FIELDS, purchase_preview, rule_clean, rule_retire, rule_save
+from jifen.rules.selectors import purchase_preview
+from jifen.rules.services import RULE_FIELDS, rule_clean, rule_retire, rule_save
 
 TEXT = UnfoldAdminTextInputWidget
 INT = UnfoldAdminIntegerFieldWidget

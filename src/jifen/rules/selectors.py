@@ -1,4 +1,5 @@
-"""Reads for the rules engine: the rules in force at a moment, and the tier hook."""
+"""Reads for the rules engine: the rules in force at a moment, the tier hook, a purchase's
+facts, and the preview (what a purchase would earn, changing nothing)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from decimal import Decimal
 
 from django.db.models import Q, QuerySet
 
+from jifen.core import clock
 from jifen.core.errors import DomainError
-from jifen.rules.models import Rule
+from jifen.rules import engine
+from jifen.rules.models import CapCounter, Rule
 
 
 def rules_in_force(*, at: dt.datetime) -> list[Rule]:
@@ -53,3 +56,86 @@ def member_earn_multiplier(*, member_id: int, on_date: dt.date) -> tuple[Decimal
     except DomainError:  # no tier levels configured yet: everyone earns at 1.0
         return Decimal(1), ""
     return multiplier, name
+
+
+def period_start(day: dt.date, period: str) -> dt.date:
+    """The first day of the cap period `day` falls in (the day itself, or the 1st)."""
+    return day.replace(day=1) if period == Rule.CapPeriod.MONTH else day
+
+
+def purchase_facts(
+    *,
+    member,
+    amount: Decimal,
+    occurred_at: dt.datetime,
+    lines: list[dict] | tuple = (),
+    store: str = "",
+    channel: str = "",
+    first_purchase: bool = False,
+) -> engine.Facts:
+    """The engine's facts for a purchase: the business day, lines, tier and birthday."""
+    day = clock.business_date(occurred_at)
+    multiplier, tier_name = (Decimal(1), "")
+    if member is not None:
+        multiplier, tier_name = member_earn_multiplier(member_id=member.pk, on_date=day)
+    return engine.Facts(
+        amount=Decimal(amount),
+        occurred_on=day,
+        lines=tuple(
+            engine.Line(
+                sku=str(line.get("sku", "")),
+                category=str(line.get("category", "")),
+                quantity=int(line.get("quantity", 1)),
+                amount=Decimal(str(line.get("amount", "0"))),
+            )
+            for line in lines
+        ),
+        store=store or "",
+        channel=channel or "",
+        birthday=getattr(member, "birthday", None),
+        tier_name=tier_name,
+        tier_multiplier=multiplier,
+        first_purchase=first_purchase,
+    )
+
+
+def purchase_preview(
+    *,
+    member=None,
+    amount: Decimal,
+    occurred_at: dt.datetime,
+    lines: list[dict] | tuple = (),
+    store: str = "",
+    channel: str = "",
+    first_purchase: bool = False,
+    draft: Rule | None = None,
+) -> tuple[engine.Award, list[Rule]]:
+    """What a purchase would earn, changing nothing (the back-office preview).
+
+    `draft` is an unsaved rule version to try: it replaces the version of its code (or is
+    added). Caps are shown against their current usage.
+    """
+    rules = [
+        rule for rule in rules_in_force(at=occurred_at) if not draft or rule.code != draft.code
+    ]
+    if draft is not None:
+        rules.append(draft)
+    facts = purchase_facts(
+        member=member,
+        amount=amount,
+        occurred_at=occurred_at,
+        lines=lines,
+        store=store,
+        channel=channel,
+        first_purchase=first_purchase,
+    )
+    usage = []
+    for rule in rules:
+        if rule.kind == Rule.Kind.CAP and rule.pk:
+            counter = CapCounter.objects.filter(
+                rule_code=rule.code,
+                member_id=(member.pk if member and rule.cap_scope == Rule.CapScope.MEMBER else 0),
+                period_start=period_start(facts.occurred_on, rule.cap_period),
+            ).first()
+            usage.append(engine.CapUsage(rule_id=rule.pk, used=counter.points if counter else 0))
+    return engine.evaluate(facts, [rule.spec() for rule in rules], usage), rules

@@ -24,7 +24,7 @@ from jifen.core import clock
 from jifen.core.errors import Conflict, NotFound, ValidationFailed
 from jifen.rules import engine
 from jifen.rules.models import CapCounter, FirstPurchase, Rule
-from jifen.rules.selectors import member_earn_multiplier, rules_in_force
+from jifen.rules.selectors import period_start, purchase_facts, rules_in_force
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 MAX_MULTIPLIER = Decimal(100)
@@ -227,46 +227,6 @@ def rule_retire(*, code: str) -> Rule:
 # --- evaluating a purchase ----------------------------------------------------------------------
 
 
-def purchase_facts(
-    *,
-    member,
-    amount: Decimal,
-    occurred_at: dt.datetime,
-    lines: list[dict] | tuple = (),
-    store: str = "",
-    channel: str = "",
-    first_purchase: bool = False,
-) -> engine.Facts:
-    """The engine's facts for a purchase: the business day, lines, tier and birthday."""
-    day = clock.business_date(occurred_at)
-    multiplier, tier_name = (Decimal(1), "")
-    if member is not None:
-        multiplier, tier_name = member_earn_multiplier(member_id=member.pk, on_date=day)
-    return engine.Facts(
-        amount=Decimal(amount),
-        occurred_on=day,
-        lines=tuple(
-            engine.Line(
-                sku=str(line.get("sku", "")),
-                category=str(line.get("category", "")),
-                quantity=int(line.get("quantity", 1)),
-                amount=Decimal(str(line.get("amount", "0"))),
-            )
-            for line in lines
-        ),
-        store=store or "",
-        channel=channel or "",
-        birthday=getattr(member, "birthday", None),
-        tier_name=tier_name,
-        tier_multiplier=multiplier,
-        first_purchase=first_purchase,
-    )
-
-
-def _period_start(day: dt.date, period: str) -> dt.date:
-    return day.replace(day=1) if period == Rule.CapPeriod.MONTH else day
-
-
 def _lock_counters(caps: list[Rule], *, member_id: int, day: dt.date) -> dict[int, CapCounter]:
     """The counter row of each cap for this period, locked in ascending pk order."""
     keys = {}
@@ -274,7 +234,7 @@ def _lock_counters(caps: list[Rule], *, member_id: int, day: dt.date) -> dict[in
         key = (
             rule.code,
             member_id if rule.cap_scope == Rule.CapScope.MEMBER else 0,
-            _period_start(day, rule.cap_period),
+            period_start(day, rule.cap_period),
         )
         try:
             with transaction.atomic():
@@ -316,12 +276,15 @@ def purchase_award(
     rules = rules_in_force(at=occurred_at)
     # The member's first purchase is claimed whether or not a bonus rule is in force, so
     # enabling the rule later does not reward a member's hundredth purchase as "first".
-    try:
-        with transaction.atomic():
-            FirstPurchase.objects.create(member=member, reference=reference)
-        first = True
-    except IntegrityError:
-        first = False
+    # A purchase of ¥0 (a free sample, a fully discounted order) is not a first purchase.
+    first = False
+    if Decimal(amount) > 0:
+        try:
+            with transaction.atomic():
+                FirstPurchase.objects.create(member=member, reference=reference)
+            first = True
+        except IntegrityError:
+            first = False
     facts = purchase_facts(
         member=member,
         amount=amount,
@@ -349,48 +312,6 @@ def purchase_award(
         if updated != 1:  # pragma: no cover - the lock makes this unreachable
             raise Conflict(_("积分上限计数冲突，请重试。"), code="cap_conflict")
     return award
-
-
-def purchase_preview(
-    *,
-    member=None,
-    amount: Decimal,
-    occurred_at: dt.datetime,
-    lines: list[dict] | tuple = (),
-    store: str = "",
-    channel: str = "",
-    first_purchase: bool = False,
-    draft: Rule | None = None,
-) -> tuple[engine.Award, list[Rule]]:
-    """What a purchase would earn, changing nothing (the back-office preview).
-
-    `draft` is an unsaved rule version to try: it replaces the version of its code (or is
-    added). Caps are shown against their current usage.
-    """
-    rules = [
-        rule for rule in rules_in_force(at=occurred_at) if not draft or rule.code != draft.code
-    ]
-    if draft is not None:
-        rules.append(draft)
-    facts = purchase_facts(
-        member=member,
-        amount=amount,
-        occurred_at=occurred_at,
-        lines=lines,
-        store=store,
-        channel=channel,
-        first_purchase=first_purchase,
-    )
-    usage = []
-    for rule in rules:
-        if rule.kind == Rule.Kind.CAP and rule.pk:
-            counter = CapCounter.objects.filter(
-                rule_code=rule.code,
-                member_id=(member.pk if member and rule.cap_scope == Rule.CapScope.MEMBER else 0),
-                period_start=_period_start(facts.occurred_on, rule.cap_period),
-            ).first()
-            usage.append(engine.CapUsage(rule_id=rule.pk, used=counter.points if counter else 0))
-    return engine.evaluate(facts, [rule.spec() for rule in rules], usage), rules
 
 
 @transaction.atomic

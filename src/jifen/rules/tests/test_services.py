@@ -8,8 +8,13 @@ from django.utils import timezone
 
 from jifen.core.errors import NotFound, ValidationFailed
 from jifen.rules.models import CapCounter, FirstPurchase, Rule
-from jifen.rules.selectors import member_earn_multiplier, rules_current, rules_in_force
-from jifen.rules.services import purchase_award, purchase_preview, rule_retire, rule_save
+from jifen.rules.selectors import (
+    member_earn_multiplier,
+    purchase_preview,
+    rules_current,
+    rules_in_force,
+)
+from jifen.rules.services import purchase_award, rule_retire, rule_save
 
 BASE = {"name": "基础", "kind": "base_rate", "points": 1}
 
@@ -168,3 +173,12 @@ def test_cap_counters_prune_task_runs_the_service(db):
     CapCounter.objects.create(rule_code="cap", member_id=1, period_start=dt.date(2000, 1, 1))
     assert cap_counters_prune_task() == 1
     assert CapCounter.objects.count() == 0
+
+
+def test_a_free_purchase_is_not_the_first(member):
+    rule_save(code="first", data={"name": "首单", "kind": "first_purchase_bonus", "points": 50})
+    now = timezone.now()
+    free = purchase_award(member=member, amount=Decimal("0.00"), occurred_at=now, reference="a")
+    paid = purchase_award(member=member, amount=Decimal("1.00"), occurred_at=now, reference="b")
+    assert (free.points, paid.points) == (0, 50)
+    assert FirstPurchase.objects.get(member=member).reference == "b"
