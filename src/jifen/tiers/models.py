@@ -125,6 +125,7 @@ class TierChange(models.Model):
         REVIEW = "review", _("定期评定")
         MANUAL_REVIEW = "manual_review", _("人工评定")
         MANUAL = "manual", _("人工调整")
+        REVERT = "revert", _("退款撤销升级")
 
     member = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -158,6 +159,9 @@ class TierChange(models.Model):
         verbose_name=_("操作人"),
     )
     business_date = models.DateField(_("日期"))
+    # The member's row before the change, so an upgrade undone by a refund restores them.
+    since_before = models.DateField(_("原获得日期"), null=True, blank=True)
+    review_on_before = models.DateField(_("原评定日"), null=True, blank=True)
     created_at = models.DateTimeField(_("时间"), auto_now_add=True)
 
     class Meta:

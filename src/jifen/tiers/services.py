@@ -88,11 +88,14 @@ def _change(
     today: dt.date,
     changed_by_id: int | None = None,
     explanation: str = "",
+    restore: TierChange | None = None,
 ) -> TierChange | None:
     """Move the member from `row.level` to `target`: one guarded UPDATE, one TierChange.
 
-    An upgrade starts the target's acceleration (if it has one); a downgrade ends any.
-    Returns None when the level was changed by someone else since it was read.
+    The new level starts a review period today, or, with `restore` (an upgrade being
+    undone), gets back the dates it had before that upgrade. An upgrade starts the
+    target's acceleration (if it has one); a downgrade ends any. Returns None when the
+    level was changed by someone else since it was read.
     """
     current = row.level
     updates: dict = {
@@ -100,6 +103,8 @@ def _change(
         "since": today,
         "review_on": _next_review(target, levels, today),
     }
+    if restore is not None and restore.since_before is not None:
+        updates.update(since=restore.since_before, review_on=restore.review_on_before)
     if target.rank > current.rank:
         if target.boost_days:
             updates.update(
@@ -121,24 +126,40 @@ def _change(
         amount_spent=totals.spend if totals else None,
         changed_by_id=changed_by_id,
         business_date=today,
+        since_before=row.since,
+        review_on_before=row.review_on,
     )
 
 
 @transaction.atomic
-def tier_evaluate(*, member_id: int, today: dt.date | None = None) -> TierChange | None:
+def tier_evaluate(
+    *, member_id: int, today: dt.date | None = None, after_reversal: bool = False
+) -> TierChange | None:
     """Upgrade the member at once if the window ending today reaches a higher level.
 
     Call it after a posting that may qualify the member (an earning, a purchase). Cheap
     and idempotent: on the top level it reads one row; otherwise it adds the window's
     totals (two or three aggregate queries) and changes nothing unless a higher level is
-    reached. Never downgrades (that is the review's job). Returns the TierChange or None.
-    Raises NotFound for an unknown member.
+    reached. Otherwise never downgrades (that is the review's job), except:
+
+    `after_reversal=True` (call it after a refund or any reversal of earned points) also
+    undoes upgrades the member no longer qualifies for, so buying, upgrading and returning
+    the goods does not keep the level (the buy–refund loop). Only the latest run of
+    upgrades by qualification within the window is undone, never below the level held
+    before it, and that level gets back its dates; a level kept at a review, set by an
+    operator or reached before the window stays until its review.
+
+    Returns the TierChange or None. Raises NotFound for an unknown member.
     """
     today = today or clock.business_date()
     levels = _levels()
     if not levels:
         return None
     row = _member_tier_row(member_id, levels, today, lock=False)
+    if after_reversal:
+        reverted = _revert_unearned_upgrades(row, levels, today)
+        if reverted is not None:
+            return reverted
     higher = [level for level in levels if level.rank > row.level.rank]
     if not higher:
         return None
@@ -151,6 +172,47 @@ def tier_evaluate(*, member_id: int, today: dt.date | None = None) -> TierChange
         return None
     return _change(
         row=row, target=target, levels=levels, reason=Reason.UPGRADE, totals=totals, today=today
+    )
+
+
+def _revert_unearned_upgrades(
+    row: MemberTier, levels: list[Level], today: dt.date
+) -> TierChange | None:
+    window = selectors.window_ending(today)
+    chain: list[TierChange] = []  # the latest consecutive upgrades in the window, newest first
+    expected = row.level_id
+    for change in (
+        TierChange.objects.select_related("from_level")
+        .filter(member_id=row.member_id)
+        .order_by("-pk")[:20]
+    ):
+        if (
+            change.reason != Reason.UPGRADE
+            or change.to_level_id != expected
+            or change.business_date < window.first
+            or change.from_level is None
+        ):
+            break
+        chain.append(change)
+        expected = change.from_level_id
+    if not chain:
+        return None
+    totals = selectors.qualification_totals(row.member_id, window)
+    qualified = selectors.qualified_level(levels, totals)
+    if qualified.rank >= row.level.rank:
+        return None
+    floor = chain[-1].from_level
+    target = floor if floor.is_active and floor.rank > qualified.rank else qualified
+    # The dates of the level being returned to, if it is one the chain started from.
+    restore = next((c for c in chain if c.from_level_id == target.pk), None)
+    return _change(
+        row=row,
+        target=target,
+        levels=levels,
+        reason=Reason.REVERT,
+        totals=totals,
+        today=today,
+        restore=restore,
     )
 
 
