@@ -82,8 +82,7 @@ def parse_month(value: str | None, today: dt.date) -> dt.date:
 
 def _reward(config, *, member_id: int, streak: int, day: dt.date) -> Reward:
     bonus = sum(
-        int(config.checkin_bonuses[str(length)])
-        for length in milestones_reached(config, before=streak - 1, after=streak)
+        points for _length, points in milestones_reached(config, before=streak - 1, after=streak)
     )
     return Reward(points=daily_reward(config, streak=streak, day=day), bonus=bonus, streak=streak)
 
@@ -157,7 +156,9 @@ def checkin_calendar(*, member: User, month: str | None = None) -> CheckinCalend
         leading_blanks=first.weekday(),
         rewards=list(config.checkin_rewards),
         bonuses=sorted(
-            (int(days), int(points)) for days, points in (config.checkin_bonuses or {}).items()
+            (int(days), int(points))
+            for days, points in (config.checkin_bonuses or {}).items()
+            if int(points) > 0
         ),
         weekend_factor=format(config.weekend_factor.normalize(), "f"),
     )

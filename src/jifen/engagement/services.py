@@ -118,13 +118,16 @@ def daily_reward(config: EngagementConfig, *, streak: int, day: dt.date) -> int:
     return base
 
 
-def milestones_reached(config: EngagementConfig, *, before: int, after: int) -> list[int]:
-    """Streak lengths with a bonus in (before, after]: the milestones a change newly reaches."""
+def milestones_reached(
+    config: EngagementConfig, *, before: int, after: int
+) -> list[tuple[int, int]]:
+    """(streak length, bonus) for each bonus length in (before, after]: what a change newly
+    reaches, shortest first."""
     reached = []
-    for key in (config.checkin_bonuses or {}).keys():
+    for key, bonus in (config.checkin_bonuses or {}).items():
         length = int(key)
-        if before < length <= after:
-            reached.append(length)
+        if before < length <= after and int(bonus) > 0:
+            reached.append((length, int(bonus)))
     return sorted(reached)
 
 
@@ -156,10 +159,7 @@ def _pay_bonuses(
     config: EngagementConfig, *, member_id: int, day: dt.date, before: int, after: int
 ) -> int:
     paid = 0
-    for length in milestones_reached(config, before=before, after=after):
-        bonus = int(config.checkin_bonuses[str(length)])
-        if bonus <= 0:
-            continue
+    for length, bonus in milestones_reached(config, before=before, after=after):
         points_earn(
             member_id=member_id,
             points=bonus,
@@ -414,6 +414,8 @@ def engagement_config_update(*, values: dict, updated_by_id: int | None = None) 
         merged["checkin_bonuses"] = {}
     engagement_config_validate(merged)
     merged["weekend_factor"] = Decimal(str(merged["weekend_factor"]))
+    # "07" and "7" are the same streak length: store one spelling.
+    merged["checkin_bonuses"] = {str(int(k)): v for k, v in merged["checkin_bonuses"].items()}
     EngagementConfig.objects.filter(pk=1).update(updated_by_id=updated_by_id, **merged)
     config.refresh_from_db()
     return config

@@ -405,3 +405,11 @@ def test_streak_carries_over_the_month_boundary(member, at, set_config):
     first_of_month = check_in_on(at, member, dt.date(2026, 11, 1))
 
     assert (first_of_month.streak, first_of_month.points) == (3, 3)
+
+
+def test_bonus_lengths_are_stored_in_one_spelling(member, at, set_config):
+    config = set_config(weekend_factor="1", checkin_rewards=[1], checkin_bonuses={"02": 10})
+    assert config.checkin_bonuses == {"2": 10}
+    check_in_on(at, member, dt.date(*MONDAY))
+
+    assert check_in_on(at, member, dt.date(2026, 11, 3)).bonus == 10
