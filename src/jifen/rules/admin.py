@@ -191,7 +191,9 @@ class PreviewForm(forms.Form):
     """A sample purchase, or a recent real one (its id), to evaluate."""
 
     purchase = forms.IntegerField(
-        label=gettext_lazy("或选择最近的真实消费（编号）"), required=False, widget=INT
+        label=gettext_lazy("或选择最近的真实消费（编号，按当前规则试算）"),
+        required=False,
+        widget=INT,
     )
     amount = forms.DecimalField(
         label=gettext_lazy("消费金额（元）"),
@@ -437,6 +439,7 @@ class RuleAdmin(ServiceAddMixin, NumberColumnMixin, ModelAdmin):
                         "lines": purchase.lines,
                         "store": purchase.store,
                         "channel": purchase.channel,
+                        "rules_at": timezone.now(),  # today's rules on a real purchase
                     }
                 else:
                     day = data.get("occurred_on")

@@ -109,14 +109,20 @@ def purchase_preview(
     channel: str = "",
     first_purchase: bool = False,
     draft: Rule | None = None,
+    rules_at: dt.datetime | None = None,
 ) -> tuple[engine.Award, list[Rule]]:
     """What a purchase would earn, changing nothing (the back-office preview).
 
-    `draft` is an unsaved rule version to try: it replaces the version of its code (or is
-    added). Caps are shown against their current usage.
+    The rules are those in force at `rules_at` (default: `occurred_at`); a real past
+    purchase is previewed with today's rules by passing rules_at=now, while its date still
+    decides the schedules (weekends, member days, campaign dates). `draft` is an unsaved
+    rule version to try: it replaces the version of its code (or is added). Caps are shown
+    against their current usage.
     """
     rules = [
-        rule for rule in rules_in_force(at=occurred_at) if not draft or rule.code != draft.code
+        rule
+        for rule in rules_in_force(at=rules_at or occurred_at)
+        if not draft or rule.code != draft.code
     ]
     if draft is not None:
         rules.append(draft)
