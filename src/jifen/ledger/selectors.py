@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Min, Sum
+from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from jifen.core.errors import NotFound, ValidationFailed
@@ -34,19 +34,27 @@ def points_summary(*, member_id: int) -> dict:
     """
     wallet = (
         Account.objects.filter(member_id=member_id)
-        .values("available", "pending", "held", "debt")
+        .values("pk", "available", "pending", "held", "debt")
         .first()
     )
     if wallet is None:
         raise NotFound(_("会员不存在。"), code="member_not_found")
-    lots = Lot.objects.filter(
-        member_id=member_id, status=Lot.Status.AVAILABLE, remaining__gt=0, expires_on__isnull=False
+    # One statement on the wallet's spend-order index (account, status, expires_on).
+    soonest = (
+        Lot.objects.filter(
+            account_id=wallet.pop("pk"),
+            status=Lot.Status.AVAILABLE,
+            remaining__gt=0,
+            expires_on__isnull=False,
+        )
+        .values("expires_on")
+        .annotate(points=Sum("remaining"))
+        .order_by("expires_on")
+        .first()
     )
-    soonest = lots.aggregate(d=Min("expires_on"))["d"]
     next_expiry = None
     if soonest is not None:
-        points = lots.filter(expires_on=soonest).aggregate(s=Sum("remaining"))["s"]
-        next_expiry = {"points": points, "date": soonest}
+        next_expiry = {"points": soonest["points"], "date": soonest["expires_on"]}
     return {**wallet, "next_expiry": next_expiry}
 
 
