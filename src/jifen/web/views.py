@@ -90,10 +90,11 @@ def signup_code(request):
 def quick_links() -> list[dict]:
     """Home's shortcuts: the first four of these whose page exists (other apps add pages)."""
     candidates = [
+        ("catalog:home", _("积分商城"), "gift", ""),
         ("web:history", _("积分明细"), "list", ""),
         ("web:transfer", _("转赠积分"), "send", "gold"),
         ("referrals:codes", _("扫码积分"), "scan", ""),
-        ("referrals:invite", _("邀请好友"), "gift", "gold"),
+        ("referrals:invite", _("邀请好友"), "user", "gold"),
         ("web:addresses", _("收货地址"), "pin", ""),
         ("web:profile", _("个人资料"), "user", "gold"),
     ]
