@@ -175,12 +175,20 @@ def rule_clean(data: dict) -> dict:
     return cleaned
 
 
+def _lock_rule(code: str) -> None:
+    """Serialise the saves of one rule on its first version's row (a row that never changes
+    and that every save of the code can find), so they queue instead of racing on the
+    unique indexes; the reads that follow see the previous save committed."""
+    list(Rule.objects.select_for_update().filter(code=code).order_by("pk").values_list("pk")[:1])
+
+
 @transaction.atomic
 def rule_save(*, code: str, data: dict, by=None) -> Rule:
     """Put a new version of rule `code` in force from now (creating the rule if new).
 
-    The open version, if any, is closed at the same instant under its row lock; a
-    concurrent save of the same rule gets Conflict (unique open version) and changes
+    The open version, if any, is closed at the same instant. Concurrent saves of one rule
+    queue on its first version's row lock and each puts its own version in force; two
+    simultaneous creations of a new code: one wins, the other gets Conflict and changes
     nothing. Raises ValidationFailed for bad fields.
     """
     if not isinstance(code, str) or not CODE_RE.match(code):
@@ -190,8 +198,9 @@ def rule_save(*, code: str, data: dict, by=None) -> Rule:
             fields={"code": "[a-z0-9_-]{1,50}"},
         )
     cleaned = rule_clean(data)
+    _lock_rule(code)
     now = clock.now()
-    current = Rule.objects.select_for_update().filter(code=code, valid_until__isnull=True).first()
+    current = Rule.objects.filter(code=code, valid_until__isnull=True).first()
     last_version = (
         Rule.objects.filter(code=code)
         .order_by("-version")
@@ -216,7 +225,8 @@ def rule_save(*, code: str, data: dict, by=None) -> Rule:
 @transaction.atomic
 def rule_retire(*, code: str) -> Rule:
     """Take rule `code` out of force from now (its versions stay, for past purchases)."""
-    current = Rule.objects.select_for_update().filter(code=code, valid_until__isnull=True).first()
+    _lock_rule(code)
+    current = Rule.objects.filter(code=code, valid_until__isnull=True).first()
     if current is None:
         raise NotFound(_("规则不存在或已停用。"), code="rule_not_found")
     Rule.objects.filter(pk=current.pk).update(valid_until=clock.now())

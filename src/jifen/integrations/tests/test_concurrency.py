@@ -108,3 +108,52 @@ def test_daily_cap_holds_under_50_simultaneous_purchases(make_member, run_concur
     assert CapCounter.objects.get().points == 1234
     # The first-purchase bonus went to exactly one of them.
     assert sum("首单" in r[1][0]["explanation"] for r in results) == 1
+
+
+def test_50_simultaneous_puts_of_one_crm_member_make_one_member(db, run_concurrently):
+    from jifen.integrations.services import member_upsert
+    from jifen.members.models import User
+
+    def put(i):
+        return member_upsert(external_id="crm-77", data={"phone": "13900007777", "name": f"王{i}"})
+
+    results = run_concurrently(put, N)
+    outcomes = [r[0] for r in results]
+    assert outcomes == ["ok"] * N, [r[1] for r in results if r[0] == "error"][:3]
+    assert sum(1 for r in results if r[1][1]) == 1  # created once
+    member = User.objects.get(external_id="crm-77")
+    assert member.phone == "13900007777"
+    assert Account.objects.filter(member=member).count() == 1
+
+
+def test_50_simultaneous_saves_of_one_rule_leave_one_open_version(db, run_concurrently):
+    from jifen.rules.models import Rule
+
+    rule_save(code="base", data={"name": "基础", "kind": "base_rate", "points": 1})
+
+    def save(i):
+        return rule_save(code="base", data={"name": "基础", "kind": "base_rate", "points": i + 1})
+
+    results = run_concurrently(save, N)
+    assert [r[0] for r in results] == ["ok"] * N, [repr(r[1]) for r in results][:3]
+    saved = N
+    assert Rule.objects.filter(code="base", valid_until__isnull=True).count() == 1
+    assert Rule.objects.filter(code="base").count() == saved + 1
+    versions = list(Rule.objects.filter(code="base").order_by("version"))
+    for older, newer in zip(versions, versions[1:], strict=False):
+        assert older.valid_until == newer.valid_from  # no gap, no overlap
+
+
+def test_50_simultaneous_creations_of_a_new_rule_make_one(db, run_concurrently):
+    from jifen.core.errors import Conflict
+    from jifen.rules.models import Rule
+
+    def create(i):
+        return rule_save(code="new", data={"name": "新", "kind": "base_rate", "points": i + 1})
+
+    results = run_concurrently(create, N)
+    assert all(r[0] == "ok" or isinstance(r[1], Conflict) for r in results), [
+        repr(r[1]) for r in results if r[0] == "error" and not isinstance(r[1], Conflict)
+    ][:3]
+    assert Rule.objects.filter(code="new", valid_until__isnull=True).count() == 1
+    assert Rule.objects.filter(code="new").count() == sum(1 for r in results if r[0] == "ok")
