@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import (
+    DecimalField,
     Exists,
     IntegerField,
     OuterRef,
@@ -138,7 +139,10 @@ def items_visible(*, tier_rank: int = 0, now: dt.datetime | None = None) -> Quer
         .filter(Exists(active_skus))
         .annotate(
             price_points=Subquery(cheapest.values("points")[:1], output_field=IntegerField()),
-            price_cash=Subquery(cheapest.values("cash")[:1]),
+            price_cash=Subquery(
+                cheapest.values("cash")[:1],
+                output_field=DecimalField(max_digits=10, decimal_places=2),
+            ),
             stock=Coalesce(Subquery(stock, output_field=IntegerField()), 0),
         )
         .select_related("category")
@@ -250,6 +254,8 @@ def item_search(
 def item_detail(*, item_id: int, member_id: int | None = None) -> Item:
     """A visible item with its active SKUs (`item.active_skus`), images, specs and tags;
     NotFound otherwise (also for items above the member's tier or off the shelf)."""
+    if isinstance(item_id, bool) or not isinstance(item_id, int) or not 1 <= item_id < 2**63:
+        raise NotFound(_("商品不存在或已下架。"), code="item_not_found")
     item = (
         items_visible(tier_rank=member_tier_rank(member_id))
         .filter(pk=item_id)
