@@ -145,3 +145,110 @@ def purchase_preview(
             ).first()
             usage.append(engine.CapUsage(rule_id=rule.pk, used=counter.points if counter else 0))
     return engine.evaluate(facts, [rule.spec() for rule in rules], usage), rules
+
+
+def earning_rules_for_members(*, today: dt.date | None = None) -> list[dict]:
+    """The rules in force now, in a member's words, highest priority first.
+
+    Caps and pending periods are included (members ask why points are capped or pending);
+    campaigns already over are left out, ones still to come are kept with their dates.
+    """
+    from django.utils.translation import gettext as _
+
+    today = today or clock.business_date()
+    items = []
+    for rule in rules_current():
+        if rule.ends_on and rule.ends_on < today:
+            continue
+        items.append(
+            {
+                "name": rule.name,
+                "kind": rule.kind,
+                "text": _describe(rule, _),
+                "when": _when(rule, _),
+                "upcoming": bool(rule.starts_on and rule.starts_on > today),
+            }
+        )
+    return items
+
+
+def _describe(rule: Rule, _) -> str:
+    spec = rule.spec()
+    scope = "、".join(spec.categories + spec.skus)
+    kind = rule.kind
+    if kind == Rule.Kind.BASE_RATE:
+        if rule.unit_amount == 1:
+            return _("每消费 1 元得 %(points)s 积分") % {"points": rule.points}
+        return _("每消费 %(unit)s 元得 %(points)s 积分") % {
+            "unit": f"{rule.unit_amount.normalize():f}",
+            "points": rule.points,
+        }
+    if kind == Rule.Kind.LINE_MULTIPLIER:
+        return _("%(scope)s 积分 × %(m)s") % {
+            "scope": scope,
+            "m": f"{rule.multiplier.normalize():f}",
+        }
+    if kind == Rule.Kind.EXCLUSION:
+        return _("%(scope)s 不计积分") % {"scope": scope}
+    if kind == Rule.Kind.MULTIPLIER:
+        return _("积分 × %(m)s") % {"m": f"{rule.multiplier.normalize():f}"}
+    if kind == Rule.Kind.TIER_MULTIPLIER:
+        return _("按会员等级加倍（见会员等级）")
+    if kind == Rule.Kind.BIRTHDAY_MULTIPLIER:
+        template = (
+            _("生日当月积分 × %(m)s")
+            if rule.birthday_scope == Rule.BirthdayScope.MONTH
+            else _("生日当天积分 × %(m)s")
+        )
+        return template % {"m": f"{rule.multiplier.normalize():f}"}
+    if kind == Rule.Kind.THRESHOLD_BONUS:
+        template = (
+            _("每满 %(amount)s 元加赠 %(points)s 积分")
+            if rule.repeat
+            else _("单笔满 %(amount)s 元加赠 %(points)s 积分")
+        )
+        return template % {"amount": f"{rule.min_amount.normalize():f}", "points": rule.points}
+    if kind == Rule.Kind.FIRST_PURCHASE_BONUS:
+        return _("首次消费加赠 %(points)s 积分") % {"points": rule.points}
+    if kind == Rule.Kind.CAP:
+        period = _("每天") if rule.cap_period == Rule.CapPeriod.DAY else _("每月")
+        if rule.cap_scope == Rule.CapScope.MEMBER:
+            return _("消费积分%(period)s最多 %(points)s") % {
+                "period": period,
+                "points": rule.points,
+            }
+        return _("活动积分%(period)s总量有限") % {"period": period}
+    if kind == Rule.Kind.PENDING_PERIOD:
+        return _("消费积分在 %(days)s 天退货期后可用") % {"days": rule.days}
+    return rule.name
+
+
+def _when(rule: Rule, _) -> str:
+    weekday_names = {
+        1: _("周一"),
+        2: _("周二"),
+        3: _("周三"),
+        4: _("周四"),
+        5: _("周五"),
+        6: _("周六"),
+        7: _("周日"),
+    }
+    spec = rule.spec()
+    parts = []
+    if rule.starts_on or rule.ends_on:
+        parts.append(
+            _("%(start)s 至 %(end)s")
+            % {
+                "start": rule.starts_on.isoformat() if rule.starts_on else "…",
+                "end": rule.ends_on.isoformat() if rule.ends_on else "…",
+            }
+        )
+    if spec.weekdays:
+        parts.append("、".join(weekday_names[day] for day in spec.weekdays))
+    if spec.month_days:
+        parts.append(_("每月 %(days)s 日") % {"days": "、".join(map(str, spec.month_days))})
+    if spec.stores:
+        parts.append(_("限门店 %(stores)s") % {"stores": "、".join(spec.stores)})
+    if spec.channels:
+        parts.append(_("限渠道 %(channels)s") % {"channels": "、".join(spec.channels)})
+    return " · ".join(parts)

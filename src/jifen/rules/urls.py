@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from jifen.rules import views
 
 app_name = "rules"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.earn_page, name="earn"),
+]

@@ -136,3 +136,45 @@ def test_try_a_draft_then_save_it_and_preview_a_real_purchase(browser, live_serv
     expect(page.locator("[data-preview=points]")).to_have_text("266 积分")
     _shoot(page, "rules-preview-purchase.png")
     assert errors == []
+
+
+@pytest.mark.urls("jifen.rules.tests.urls")
+@pytest.mark.django_db(transaction=True)
+def test_earn_page_on_a_phone(browser, live_server, make_member):
+    from playwright.sync_api import expect
+
+    from jifen.integrations.services import api_client_create, event_process
+    from jifen.rules.services import rule_save
+
+    member = make_member(external_id="crm-1", name="王芳")
+    rule_save(code="base", data={"name": "消费积分", "kind": "base_rate", "points": 1})
+    rule_save(
+        code="bonus",
+        data={"name": "满100赠10", "kind": "threshold_bonus", "points": 10, "min_amount": "100"},
+    )
+    rule_save(
+        code="weekend",
+        data={"name": "周末双倍", "kind": "multiplier", "multiplier": "2", "weekdays": "6,7"},
+    )
+    rule_save(code="returns", data={"name": "退货期", "kind": "pending_period", "days": 7})
+    client, _secret = api_client_create(name="官方商城")
+    event_process(
+        client=client,
+        raw={
+            "event_id": "p-1",
+            "type": "purchase",
+            "order_id": "20261123-0001",
+            "amount": "128.00",
+            "member": "crm-1",
+        },
+    )
+    page, errors = _page(browser, live_server, member)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/earn/")
+    expect(page.locator("[data-testid=earn-rules]")).to_contain_text("每消费 1 元得 1 积分")
+    expect(page.locator("[data-testid=earn-purchases]")).to_contain_text("订单 20261123-0001")
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": 390, "height": max(844, min(height, 3000))})
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "rules-earn-phone.png"))
+    assert errors == []
