@@ -3,7 +3,8 @@
 - Levels: thresholds and benefits, edited through `level_check` / `level_save` (a form
   error, never a broken order of thresholds); levels are deactivated, never deleted.
 - Members' levels: read-only rows with their history; "立即重新评定" runs `tier_review`
-  for the selected members (or one member from its page), recorded with the operator.
+  for the selected members (or one member from its page); "调整等级" runs `tier_set` with a
+  reason. Both are recorded with the operator.
 - Level changes and downgrade notices: read-only journals.
 """
 
@@ -21,6 +22,8 @@ from django.utils.translation import gettext_lazy
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 from unfold.enums import ActionVariant
+from unfold.forms import BaseDialogForm
+from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
 from jifen.backoffice.admin_base import (
     BusinessDateRangeFilter,
@@ -34,7 +37,7 @@ from jifen.backoffice.selectors import member_ids_matching
 from jifen.core.errors import DomainError
 from jifen.tiers.models import Level, MemberTier, TierChange, TierNotice
 from jifen.tiers.selectors import tier_history
-from jifen.tiers.services import level_check, level_save, tier_review
+from jifen.tiers.services import level_check, level_save, tier_review, tier_set
 from jifen.tiers.templatetags.tiers_tags import money, times, zhe
 
 # --- levels -----------------------------------------------------------------------------------
@@ -167,6 +170,21 @@ class LevelAdmin(ModelAdmin):
 # --- members' levels --------------------------------------------------------------------------
 
 
+class SetLevelForm(BaseDialogForm):
+    """The "调整等级" dialog: a level and the reason, handed to `tier_set`."""
+
+    level = forms.ChoiceField(label=gettext_lazy("新等级"), widget=UnfoldAdminSelectWidget)
+    reason = forms.CharField(
+        label=gettext_lazy("原因"), max_length=500, widget=UnfoldAdminTextInputWidget
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["level"].choices = [
+            (level.code, level.name) for level in Level.objects.filter(is_active=True)
+        ]
+
+
 class MemberTierMemberFilter(MemberFilter):
     member_fields = ("member_id",)
 
@@ -204,7 +222,7 @@ class MemberTierAdmin(NumberColumnMixin, ModelAdmin):
     )
     readonly_fields = fields
     actions = ["review_selected"]
-    actions_detail = ["review"]
+    actions_detail = ["review", "set_level"]
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False  # rows appear on a member's first evaluation
@@ -258,6 +276,42 @@ class MemberTierAdmin(NumberColumnMixin, ModelAdmin):
     def review(self, request: HttpRequest, form, object_id) -> HttpResponse:
         row = MemberTier.objects.select_related("member").get(pk=object_id)
         self._review(request, row)
+        url = reverse("admin:tiers_membertier_change", args=[object_id])
+        if request.headers.get("HX-Request"):
+            return HttpResponse(headers={"HX-Redirect": url})
+        return HttpResponseRedirect(url)
+
+    @action(
+        description=gettext_lazy("调整等级"),
+        permissions=["review"],
+        icon="military_tech",
+        dialog={
+            "title": gettext_lazy("调整该会员的等级"),
+            "description": gettext_lazy("新等级自今日起计算评定周期；变更记录会写明原因和操作人。"),
+            "form_class": SetLevelForm,
+            "form_submit_text": gettext_lazy("调整"),
+        },
+    )
+    def set_level(self, request: HttpRequest, form, object_id) -> HttpResponse:
+        row = MemberTier.objects.select_related("member").get(pk=object_id)
+        try:
+            change = tier_set(
+                member_id=row.member_id,
+                level_code=form.cleaned_data["level"],
+                reason=form.cleaned_data["reason"],
+                changed_by_id=request.user.pk,
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            if change is None:
+                messages.info(request, _("%(member)s：等级不变。") % {"member": row.member})
+            else:
+                messages.success(
+                    request,
+                    _("%(member)s：%(from)s → %(to)s。")
+                    % {"member": row.member, "from": change.from_level, "to": change.to_level},
+                )
         url = reverse("admin:tiers_membertier_change", args=[object_id])
         if request.headers.get("HX-Request"):
             return HttpResponse(headers={"HX-Redirect": url})

@@ -106,7 +106,8 @@ def _change(
     if restore is not None and restore.since_before is not None:
         updates.update(since=restore.since_before, review_on=restore.review_on_before)
     if target.rank > current.rank:
-        if target.boost_days:
+        # Acceleration rewards qualifying; a level an operator sets does not start one.
+        if target.boost_days and reason != Reason.MANUAL:
             updates.update(
                 boost_from=today,
                 boost_until=today + dt.timedelta(days=target.boost_days - 1),
@@ -297,8 +298,9 @@ def tier_set(
 ) -> TierChange | None:
     """An operator puts the member on a level, with a reason (a compensation, a correction).
 
-    The new level starts a review period like any other change. Raises NotFound for an
-    unknown level or member, ValidationFailed without a reason. None if already there.
+    The new level starts a review period like any other change, but no upgrade
+    acceleration (that rewards qualifying). Raises NotFound for an unknown level or member,
+    ValidationFailed without a reason. None if already there.
     """
     today = today or clock.business_date()
     reason = (reason or "").strip()

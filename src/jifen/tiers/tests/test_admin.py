@@ -196,3 +196,41 @@ def test_operators_without_the_permission_cannot_review(make_member, member):
     assert response.status_code == 403
     assert TierChange.objects.count() == 0
     assert MemberTier.objects.get(member=member).level.code == "gold"
+
+
+def test_operator_sets_a_level_from_the_member_page(boss, member):
+    row = put_on(member, "silver", review_on=clock.business_date() + dt.timedelta(days=100))
+    url = reverse("admin:tiers_membertier_set_level", args=[row.pk])
+
+    dialog = boss.get(url, headers={"HX-Request": "true"})
+    assert dialog.status_code == 200 and "钻石" in dialog.content.decode()
+
+    response = boss.post(
+        url,
+        {"_form_submitted": "True", "level": "diamond", "reason": "年度大客户"},
+        headers={"HX-Request": "true"},
+    )
+
+    assert response["HX-Redirect"] == reverse("admin:tiers_membertier_change", args=[row.pk])
+    change = TierChange.objects.get(member=member)
+    assert (change.to_level.code, change.reason, change.explanation, change.changed_by) == (
+        "diamond",
+        "manual",
+        "年度大客户",
+        boss.user,
+    )
+
+
+def test_the_level_dialog_refuses_a_missing_reason(boss, member):
+    row = put_on(member, "silver", review_on=clock.business_date() + dt.timedelta(days=100))
+
+    response = boss.post(
+        reverse("admin:tiers_membertier_set_level", args=[row.pk]),
+        {"_form_submitted": "True", "level": "diamond", "reason": ""},
+        headers={"HX-Request": "true"},
+    )
+
+    assert response.status_code == 200
+    assert "HX-Redirect" not in response
+    assert TierChange.objects.count() == 0
+    assert MemberTier.objects.get(member=member).level.code == "silver"

@@ -173,6 +173,7 @@ def test_operator_sets_a_level_with_a_reason(member, operator, today):
     )
     row = MemberTier.objects.get(member=member)
     assert row.review_on == add_months(today, 12)
+    assert (row.boost_from, row.boost_until) == (None, None)  # no acceleration when set
 
 
 @pytest.mark.parametrize(
