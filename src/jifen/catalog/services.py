@@ -232,12 +232,7 @@ def category_save(
     category = Category.objects.select_for_update().filter(pk=category_id).first()
     if category is None:
         raise NotFound(_("分类不存在。"), code="category_not_found")
-    if parent_id is not None and parent_id in _descendants(category_id):
-        raise ValidationFailed(
-            _("上级分类不能是它自己或它的下级。"),
-            code="invalid_parent",
-            fields={"parent_id": parent_id},
-        )
+    category_validate(category_id=category_id, parent_id=parent_id)
     renamed = (category.name, category.name_en, category.parent_id) != (name, name_en, parent_id)
     Category.objects.filter(pk=category_id).update(
         name=name,
@@ -378,6 +373,27 @@ def _clean_item(data: dict) -> dict:
             fields={"per_order_limit": clean["per_order_limit"]},
         )
     return clean
+
+
+def item_validate(*, item_id: int | None = None, **data) -> dict:
+    """The cleaned fields item_save would write, or the DomainError it would raise (for
+    forms that show errors before saving). Reads only."""
+    if item_id is not None:
+        item = Item.objects.filter(pk=item_id).first()
+        if item is None:
+            raise NotFound(_("商品不存在。"), code="item_not_found")
+        data = {**{name: getattr(item, name) for name in ITEM_FIELDS}, **data}
+    return _clean_item(data)
+
+
+def category_validate(*, category_id: int | None, parent_id: int | None) -> None:
+    """ValidationFailed `invalid_parent` when `parent_id` is the category or below it."""
+    if category_id is not None and parent_id is not None and parent_id in _descendants(category_id):
+        raise ValidationFailed(
+            _("上级分类不能是它自己或它的下级。"),
+            code="invalid_parent",
+            fields={"parent_id": parent_id},
+        )
 
 
 @transaction.atomic
@@ -622,6 +638,18 @@ def item_image_add(
     row.thumbnail.save(f"{stem}-thumb.jpg", ContentFile(_thumbnail(image)), save=False)
     row.save()
     return row
+
+
+@transaction.atomic
+def item_image_delete(*, image_id: int) -> None:
+    """Remove an image and its files (after the transaction commits)."""
+    row = ItemImage.objects.filter(pk=image_id).first()
+    if row is None:
+        raise NotFound(_("图片不存在。"), code="image_not_found")
+    names = [f.name for f in (row.image, row.thumbnail) if f]
+    storage = row.image.storage
+    row.delete()
+    transaction.on_commit(lambda: [storage.delete(name) for name in names])
 
 
 # --- stock ------------------------------------------------------------------------------------
