@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 
 from jifen.core import clock
 from jifen.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from jifen.integrations import hooks
 from jifen.integrations.models import ApiClient, CustomAction, Event, Purchase, Refund
 from jifen.integrations.signing import derive_secret
 from jifen.ledger.services import points_earn, transaction_reverse
@@ -254,9 +255,15 @@ def member_upsert(*, external_id: str, data: dict) -> tuple[User, bool]:
             ).first()
         if existing is not None:
             member = User.objects.select_for_update().get(pk=existing.pk)
-            User.objects.filter(pk=member.pk, external_id__isnull=True).update(
+            linked = User.objects.filter(pk=member.pk, external_id__isnull=True).update(
                 external_id=external_id
             )
+            if not linked:  # linked to another CRM id meanwhile
+                raise Conflict(
+                    _("该手机号或邮箱已属于其他会员。"),
+                    code="already_registered",
+                    fields={"external_id": external_id},
+                )
         else:
             try:
                 with transaction.atomic():
@@ -473,6 +480,11 @@ def _reference(client: ApiClient, event_id: str) -> str:
     return f"int:{client.pk}:ev:{event_id}"
 
 
+def _order_reference(client: ApiClient, order_id: str) -> str:
+    """How other apps (referrals) name an order: per client, like the order id itself."""
+    return f"int:{client.pk}:order:{order_id}"
+
+
 def _purchase(*, client: ApiClient, event: Event, raw: dict):
     errors: dict[str, str] = {}
     order_id = _text(raw, "order_id", errors, required=True)
@@ -512,6 +524,13 @@ def _purchase(*, client: ApiClient, event: Event, raw: dict):
         lines=lines,
         store=store,
         channel=channel,
+    )
+    hooks.purchase_completed(
+        member_id=member.pk,
+        order_reference=_order_reference(client, order_id),
+        reference=reference,
+        occurred_at=occurred_at,
+        details={"amount": str(amount), "store": store, "channel": channel},
     )
     txn = None
     pending_until = None
@@ -600,6 +619,10 @@ def _refund(*, client: ApiClient, event: Event, raw: dict):
     )
     if updated != 1:  # pragma: no cover - the row lock makes this unreachable
         raise Conflict(_("退款冲突，请重试。"), code="refund_conflict")
+    if amount == refundable:  # fully refunded now: it no longer qualifies a referral
+        hooks.purchase_refunded(
+            member_id=purchase.member_id, order_reference=_order_reference(client, order_id)
+        )
     policy = getattr(settings, "JIFEN_REFUND_SHORTFALL", "debt")
     if policy not in SHORTFALL_POLICIES:
         policy = "debt"
@@ -656,6 +679,13 @@ def _custom(*, client: ApiClient, event: Event, raw: dict):
         name=name,
         attributes=attributes,
         occurred_at=occurred_at,
+    )
+    hooks.custom_action(
+        member_id=member.pk,
+        name=name,
+        reference=_reference(client, event.event_id),
+        occurred_at=occurred_at,
+        details=attributes,
     )
     result = {
         "type": "custom",
