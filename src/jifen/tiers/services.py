@@ -231,7 +231,8 @@ def tier_review(
     so a second run the same day does nothing; a member who keeps the level gets the next
     review date (one review period later). Manual (an operator): at once, whatever the
     date, recorded with the operator; keeping the level leaves the review date as it is.
-    The row is locked for the decision. Returns the TierChange or None.
+    A member a review moved down today is not moved down again the same day (a double
+    click, a retry). The row is locked for the decision. Returns the TierChange or None.
     """
     today = today or clock.business_date()
     levels = _levels()
@@ -243,6 +244,8 @@ def tier_review(
     totals = selectors.qualification_totals(member_id, selectors.window_ending(today))
     current = row.level
     target = selectors.review_target(levels, current, selectors.qualified_level(levels, totals))
+    if target.rank < current.rank and _reviewed_down_today(row, today):
+        return None  # a repeated click or retry must not drop a second level
     if target.pk != current.pk:
         return _change(
             row=row,
@@ -259,6 +262,17 @@ def tier_review(
             following = selectors.add_months(today, selectors.review_months())
         MemberTier.objects.filter(pk=row.pk).update(review_on=following)
     return None
+
+
+def _reviewed_down_today(row: MemberTier, today: dt.date) -> bool:
+    """Whether a review already moved the member down to the current level today."""
+    return TierChange.objects.filter(
+        member_id=row.member_id,
+        business_date=today,
+        to_level_id=row.level_id,
+        reason__in=(Reason.REVIEW, Reason.MANUAL_REVIEW),
+        from_level__rank__gt=row.level.rank,
+    ).exists()
 
 
 def tiers_review_due(*, today: dt.date | None = None, batch_size: int = 500) -> int:

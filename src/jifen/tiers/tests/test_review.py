@@ -150,6 +150,22 @@ def test_manual_review_acts_before_the_date_and_records_the_operator(member, ope
     assert change.to_level.code == "silver"
 
 
+def test_a_second_manual_review_the_same_day_does_not_drop_again(member, operator, today):
+    put_on(member, "diamond", review_on=today + dt.timedelta(days=90))
+
+    tier_review(member_id=member.pk, manual=True, changed_by_id=operator.pk)
+    assert tier_review(member_id=member.pk, manual=True, changed_by_id=operator.pk) is None
+
+    assert MemberTier.objects.get(member=member).level.code == "gold"
+    assert TierChange.objects.filter(member=member).count() == 1
+    # The next day a review may act again.
+    tomorrow = today + dt.timedelta(days=1)
+    change = tier_review(
+        member_id=member.pk, manual=True, changed_by_id=operator.pk, today=tomorrow
+    )
+    assert change.to_level.code == "silver"
+
+
 def test_manual_review_of_a_member_who_keeps_the_level_leaves_the_date(member, operator, today):
     review_on = today + dt.timedelta(days=90)
     put_on(member, "gold", review_on=review_on)
