@@ -160,6 +160,13 @@ class Rule(models.Model):
         )
 
 
+class RuleCode(models.Model):
+    """One row per rule code: the row every save of that rule locks first, so saves of one
+    rule (even its very first versions, created at the same moment) queue in order."""
+
+    code = models.SlugField(max_length=50, primary_key=True)
+
+
 class CapCounter(models.Model):
     """Points a cap rule has let through in one period, for one member or for everyone.
 

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from jifen.core import clock
 from jifen.core.errors import Conflict, NotFound, ValidationFailed
 from jifen.rules import engine
-from jifen.rules.models import CapCounter, FirstPurchase, Rule
+from jifen.rules.models import CapCounter, FirstPurchase, Rule, RuleCode
 from jifen.rules.selectors import period_start, purchase_facts, rules_in_force
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
@@ -176,10 +176,15 @@ def rule_clean(data: dict) -> dict:
 
 
 def _lock_rule(code: str) -> None:
-    """Serialise the saves of one rule on its first version's row (a row that never changes
-    and that every save of the code can find), so they queue instead of racing on the
-    unique indexes; the reads that follow see the previous save committed."""
-    list(Rule.objects.select_for_update().filter(code=code).order_by("pk").values_list("pk")[:1])
+    """Serialise the saves of one rule on its RuleCode row (created on first use), so they
+    queue instead of racing on the unique indexes; the reads that follow the lock see the
+    previous save committed."""
+    try:
+        with transaction.atomic():
+            RuleCode.objects.get_or_create(code=code)
+    except IntegrityError:  # created concurrently: it exists now
+        pass
+    list(RuleCode.objects.select_for_update().filter(code=code).values_list("code"))
 
 
 @transaction.atomic
@@ -187,9 +192,8 @@ def rule_save(*, code: str, data: dict, by=None) -> Rule:
     """Put a new version of rule `code` in force from now (creating the rule if new).
 
     The open version, if any, is closed at the same instant. Concurrent saves of one rule
-    queue on its first version's row lock and each puts its own version in force; two
-    simultaneous creations of a new code: one wins, the other gets Conflict and changes
-    nothing. Raises ValidationFailed for bad fields.
+    queue on the code's RuleCode row and each puts its own version in force, new codes
+    included. Raises ValidationFailed for bad fields.
     """
     if not isinstance(code, str) or not CODE_RE.match(code):
         raise ValidationFailed(
