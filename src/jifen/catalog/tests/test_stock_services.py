@@ -229,3 +229,16 @@ def test_expired_reservations_are_released(sku):
     assert services.stock_release_expired() == 1
     assert counters(sku) == stock(sku, stock_initial=100, reserved=1, remaining=99)
     assert services.stock_release_expired() == 0
+
+
+def test_the_expiry_task_releases_reservations(sku):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from jifen.catalog.tasks import stock_release_expired_task
+
+    past = timezone.now() - dt.timedelta(minutes=5)
+    services.stock_reserve(sku_id=sku.pk, quantity=2, reference="task", expires_at=past)
+    assert stock_release_expired_task.delay().get() == 1
+    assert counters(sku) == stock(sku, stock_initial=100, remaining=100)
