@@ -19,6 +19,8 @@ def test_beat_schedules_the_ledger_jobs():
     schedule = celery_app.conf.beat_schedule
     assert schedule["points-expire"]["task"] == "jifen.ledger.tasks.points_expire_task"
     assert schedule["points-mature"]["task"] == "jifen.ledger.tasks.points_mature_task"
+    assert schedule["tiers-daily"]["task"] == "jifen.tiers.tasks.tiers_daily_task"
+    assert "jifen.tiers.tasks.tiers_daily_task" in celery_app.tasks
     assert {
         "jifen.ledger.tasks.points_expire_task",
         "jifen.ledger.tasks.points_mature_task",

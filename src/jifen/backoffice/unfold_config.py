@@ -151,6 +151,78 @@ UNFOLD = {
                     _item(_("幂等记录"), "fingerprint", "core_idempotencyrecord"),
                 ],
             },
+            {
+                "title": _("积分规则与接入"),
+                "collapsible": True,
+                "items": [
+                    _item(_("积分规则"), "rule", "rules_rule"),
+                    _item(_("接入系统"), "hub", "integrations_apiclient"),
+                    _item(_("接入事件"), "sync_alt", "integrations_event"),
+                    _item(_("消费记录"), "shopping_bag", "integrations_purchase"),
+                    _item(_("退款记录"), "assignment_return", "integrations_refund"),
+                    _item(_("自定义行为"), "bolt", "integrations_customaction"),
+                ],
+            },
+            {
+                "title": _("会员等级"),
+                "collapsible": True,
+                "items": [
+                    _item(_("等级与权益"), "workspace_premium", "tiers_level"),
+                    _item(_("会员等级"), "military_tech", "tiers_membertier"),
+                    _item(_("等级变更记录"), "history", "tiers_tierchange"),
+                    _item(_("降级提醒"), "notifications_active", "tiers_tiernotice"),
+                ],
+            },
+            {
+                "title": _("签到与任务"),
+                "collapsible": True,
+                "items": [
+                    _item(_("签到与分享设置"), "event_available", "engagement_engagementconfig"),
+                    _item(_("任务"), "task_alt", "engagement_task"),
+                    _item(_("签到记录"), "calendar_month", "engagement_checkin"),
+                    _item(_("任务完成记录"), "fact_check", "engagement_taskcompletion"),
+                    _item(_("分享记录"), "share", "engagement_share"),
+                    _item(_("补签卡发放"), "confirmation_number", "engagement_makeupcardgrant"),
+                    _item(_("会员补签卡"), "style", "engagement_memberengagement"),
+                ],
+            },
+            {
+                "title": _("邀请与商品码"),
+                "collapsible": True,
+                "items": [
+                    _item(
+                        _("邀请记录"),
+                        "group_add",
+                        "referrals_referral",
+                        active=_active_with(
+                            "referrals_referral", "status__exact", "", default=True
+                        ),
+                    ),
+                    _item(
+                        _("待审核邀请"),
+                        "pending_actions",
+                        "referrals_referral",
+                        "status__exact=review",
+                        _active_with("referrals_referral", "status__exact", "review"),
+                    ),
+                    _item(_("邀请规则"), "tune", "referrals_referralprogram"),
+                    _item(_("邀请码"), "qr_code", "referrals_invitecode"),
+                    _item(_("商品码批次"), "qr_code_2", "referrals_codebatch"),
+                    _item(_("商品码"), "confirmation_number", "referrals_productcode"),
+                ],
+            },
+            {
+                "title": _("积分商城"),
+                "collapsible": True,
+                "items": [
+                    _item(_("商品"), "redeem", "catalog_item"),
+                    _item(_("商品分类"), "category", "catalog_category"),
+                    _item(_("SKU 与库存"), "inventory", "catalog_sku"),
+                    _item(_("库存流水"), "swap_horiz", "catalog_stockmovement"),
+                    _item(_("库存预留"), "lock_clock", "catalog_stockreservation"),
+                    _item(_("低库存提醒"), "warning", "catalog_lowstockalert"),
+                ],
+            },
         ],
     },
 }

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parents[3]  # the repository (src/jifen/config/ → root)
@@ -155,6 +156,11 @@ CELERY_TIMEZONE = os.environ.get("TIME_ZONE", "Asia/Shanghai")
 CELERY_BEAT_SCHEDULE = {
     "points-expire": {"task": "jifen.ledger.tasks.points_expire_task", "schedule": 3600.0},
     "points-mature": {"task": "jifen.ledger.tasks.points_mature_task", "schedule": 600.0},
+    # Notices, then reviews, then birthday gifts, just after the business day begins.
+    "tiers-daily": {
+        "task": "jifen.tiers.tasks.tiers_daily_task",
+        "schedule": crontab(hour=0, minute=30),
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -271,6 +277,23 @@ JIFEN_LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("JIFEN_LOGIN_MAX_FAILURES_PER_ACC
 JIFEN_LOGIN_MAX_FAILURES_PER_IP = env_int("JIFEN_LOGIN_MAX_FAILURES_PER_IP", 30)
 JIFEN_LOGIN_LOCK_SECONDS = env_int("JIFEN_LOGIN_LOCK_SECONDS", 900)
 JIFEN_SERVE_MEDIA = env_bool("JIFEN_SERVE_MEDIA", False)
+# Integration API: the key client signing secrets are derived from (default: SECRET_KEY),
+# and what a refund does when the points it takes back were spent: "debt" or "available".
+JIFEN_INTEGRATION_KEY = os.environ.get("JIFEN_INTEGRATION_KEY", "")
+JIFEN_REFUND_SHORTFALL = os.environ.get("JIFEN_REFUND_SHORTFALL", "debt")
+# Tiers: rolling qualification window, time to the next review, notice before a downgrade,
+# and the downgrade policy ("one_level" or "qualified").
+JIFEN_TIER_WINDOW_MONTHS = env_int("JIFEN_TIER_WINDOW_MONTHS", 12)
+JIFEN_TIER_REVIEW_MONTHS = env_int("JIFEN_TIER_REVIEW_MONTHS", 12)
+JIFEN_TIER_NOTICE_DAYS = env_int("JIFEN_TIER_NOTICE_DAYS", 30)
+JIFEN_TIER_DOWNGRADE_POLICY = os.environ.get("JIFEN_TIER_DOWNGRADE_POLICY", "one_level")
+# Referrals: accounts older than this when invited count as existing members.
+JIFEN_REFERRAL_SIGNUP_WINDOW_HOURS = env_int("JIFEN_REFERRAL_SIGNUP_WINDOW_HOURS", 24)
+# Product codes: the key codes are derived from (default: SECRET_KEY) and guessing limits.
+JIFEN_CODES_SECRET = os.environ.get("JIFEN_CODES_SECRET", "")
+JIFEN_CODE_MAX_FAILURES_PER_MEMBER = env_int("JIFEN_CODE_MAX_FAILURES_PER_MEMBER", 10)
+JIFEN_CODE_MAX_FAILURES_PER_IP = env_int("JIFEN_CODE_MAX_FAILURES_PER_IP", 30)
+JIFEN_CODE_FAILURE_WINDOW = env_int("JIFEN_CODE_FAILURE_WINDOW", 3600)
 JIFEN_SITE_NAME = os.environ.get("JIFEN_SITE_NAME", "积分商城")
 
 # The back-office theme (django-unfold) is configured by the back-office app.
