@@ -112,7 +112,8 @@ def token_delete(request):
 def register(request, payload: RegisterIn):
     """Register by phone or e-mail; with JIFEN_REGISTRATION_CODE_REQUIRED, `code` too.
 
-    `invite_code` is accepted and not yet used (referrals come with the engagement app).
+    `invite_code` links the new member to the member who invited them; the optional
+    `X-Jifen-Device` header (an app's device id) helps spot self-referrals.
     """
     user, issued = tokens.member_register_with_token(
         phone=payload.phone,
@@ -121,6 +122,8 @@ def register(request, payload: RegisterIn):
         name=payload.name,
         code=payload.code,
         ip=client_ip(request),
+        invite_code=payload.invite_code,
+        device=request.headers.get("X-Jifen-Device"),
     )
     return Status(
         201,

@@ -261,6 +261,8 @@ def member_register_with_token(
     name: str = "",
     code: str | None = None,
     ip: str,
+    invite_code: str | None = None,
+    device: str | None = None,
 ) -> tuple[User, IssuedToken]:
     """Register a member (members.services.member_register) and issue an app token.
 
@@ -268,7 +270,11 @@ def member_register_with_token(
     sent to the phone (or, without a phone, the e-mail) for "register"; it is consumed in
     the same transaction as the registration, so a refused registration keeps it usable.
     Raises RateLimited beyond JIFEN_REGISTER_MAX_PER_IP_HOUR registrations per client IP.
+    An `invite_code` links the member to its referrer (jifen.referrals); an unknown code
+    refuses the whole registration.
     """
+    from jifen.referrals.services import referral_register
+
     if ratelimit.exceeded(
         "register:ip", ip, limit=_setting("JIFEN_REGISTER_MAX_PER_IP_HOUR", 20), window=3600
     ):
@@ -287,5 +293,6 @@ def member_register_with_token(
         if verification is not None:
             code_consume(verification=verification)
         user = member_register(email=email, phone=phone, password=password, name=name)
+        referral_register(invitee=user, invite_code=invite_code, ip=ip, device=device)
         issued = token_issue(user=user)
     return user, issued

@@ -91,10 +91,26 @@ def test_register_by_email(no_code):
     assert User.objects.get().email == "new@example.com"
 
 
-def test_register_accepts_an_invite_code(no_code):
-    response = register({"phone": "13812345678", "password": PASSWORD, "invite_code": "ABC123"})
+def test_register_with_an_invite_code_links_the_referrer(no_code, member):
+    from jifen.referrals.models import Referral
+    from jifen.referrals.services import invite_code_ensure
+
+    code = invite_code_ensure(member_id=member.pk).code
+    response = register({"phone": "13812345678", "password": PASSWORD, "invite_code": code})
 
     assert response.status_code == 201
+    invitee = User.objects.get(phone="13812345678")
+    referral = Referral.objects.get()
+    assert (referral.referrer_id, referral.invitee_id) == (member.pk, invitee.pk)
+
+
+def test_register_with_an_unknown_invite_code_creates_nothing(no_code, member):
+    before = counts()
+    response = register({"phone": "13812345678", "password": PASSWORD, "invite_code": "ZZZZ2345"})
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "invalid_invite_code"
+    assert counts() == before
 
 
 def test_register_with_a_taken_phone_is_409_and_creates_nothing(member, no_code):
