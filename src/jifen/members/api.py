@@ -157,8 +157,8 @@ class MeOut(Schema):
     birthday: dt.date | None
     gender: str
     date_joined: dt.datetime
-    tier: str | None = None
-    tier_progress: dict | None = None
+    tier: dict | None = Field(None, description='{"code", "name", "rank"}')
+    tier_progress: dict | None = Field(None, description="as GET /api/v1/me/tier")
 
 
 class ProfileIn(StrictSchema):
@@ -168,6 +168,10 @@ class ProfileIn(StrictSchema):
 
 
 def me_out(user) -> dict:
+    from jifen.tiers.api import tier_out
+    from jifen.tiers.selectors import member_tier
+
+    tier = member_tier(user.pk)
     return {
         "member_number": user.member_number,
         "phone": user.phone,
@@ -177,8 +181,8 @@ def me_out(user) -> dict:
         "birthday": user.birthday,
         "gender": user.gender,
         "date_joined": local(user.date_joined),
-        "tier": None,
-        "tier_progress": None,
+        "tier": {"code": tier.code, "name": tier.name, "rank": tier.rank},
+        "tier_progress": tier_out(user.pk),
     }
 
 

@@ -61,9 +61,10 @@ def test_me_returns_the_profile(make_member):
         "birthday": None,
         "gender": "",
         "date_joined": "2026-01-02T11:04:05+08:00",
-        "tier": None,
-        "tier_progress": None,
+        "tier": {"code": "normal", "name": "普通", "rank": 0},
+        "tier_progress": response.json()["tier_progress"],
     }
+    assert response.json()["tier_progress"]["level"]["code"] == "normal"
 
 
 def test_patch_me_changes_only_the_given_fields(member, api):
