@@ -382,3 +382,42 @@ class LowStockAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} ≤ {self.threshold}"
+
+
+class MemberItemQuota(models.Model):
+    """How many units of an item a member has taken against its per-member limit.
+
+    Checkout takes units (`item_quota_take`, a guarded UPDATE: `taken + n <= limit`) and a
+    cancelled order gives them back (`item_quota_return`); each once per reference.
+    """
+
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("会员")
+    )
+    item = models.ForeignKey(
+        Item, on_delete=models.PROTECT, related_name="quotas", verbose_name=_("商品")
+    )
+    taken = models.PositiveIntegerField(_("已占用"), default=0)
+
+    class Meta:
+        verbose_name = _("每人限兑占用")
+        verbose_name_plural = _("每人限兑占用")
+        constraints = [
+            models.UniqueConstraint(fields=["member", "item"], name="quota_member_item_unique"),
+            models.CheckConstraint(condition=Q(taken__gte=0), name="quota_taken_gte_0"),
+        ]
+
+
+class QuotaMovement(models.Model):
+    """One take or return of a member's quota, once per (kind, reference)."""
+
+    quota = models.ForeignKey(MemberItemQuota, on_delete=models.PROTECT, related_name="movements")
+    kind = models.CharField(max_length=8, choices=[("take", _("占用")), ("return", _("归还"))])
+    quantity = models.PositiveIntegerField()
+    reference = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "reference"], name="quotamovement_once"),
+        ]

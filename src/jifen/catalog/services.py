@@ -43,6 +43,8 @@ from jifen.catalog.models import (
     ItemImage,
     ItemSpec,
     LowStockAlert,
+    MemberItemQuota,
+    QuotaMovement,
     Sku,
     StockMovement,
     StockReservation,
@@ -926,3 +928,76 @@ def stock_release_expired(*, now: dt.datetime | None = None, batch_size: int = 5
             continue  # committed meanwhile
         released += 1
     return released
+
+
+# --- redemption checks and per-member limits (for checkout) ------------------------------------
+
+
+def item_redeem_check(*, sku_id: int, member_id: int, quantity: int):
+    """The visible, active SKU a member may put in one order line, or a DomainError:
+    NotFound `item_not_found` (not visible to them: tier, shelf, inactive), ValidationFailed
+    `per_order_limit` (more than the item allows per order). Stock and the per-member limit
+    are enforced by `stock_reserve` and `item_quota_take` in the same transaction."""
+    from jifen.catalog.selectors import item_detail
+
+    quantity = _quantity(quantity)
+    sku = Sku.objects.filter(pk=sku_id, is_active=True).values("item_id").first()
+    if sku is None:
+        raise NotFound(_("SKU 不存在。"), code="sku_not_found", fields={"sku": sku_id})
+    item = item_detail(item_id=sku["item_id"], member_id=member_id)
+    if item.per_order_limit and quantity > item.per_order_limit:
+        raise ValidationFailed(
+            _("该商品每单限兑 %(n)s 件。") % {"n": item.per_order_limit},
+            code="per_order_limit",
+            fields={"quantity": quantity},
+        )
+    return item
+
+
+@transaction.atomic
+def item_quota_take(*, item_id: int, member_id: int, quantity: int, reference: str) -> int:
+    """Count `quantity` units against the item's per-member limit, once per reference;
+    returns the units the member has taken. Conflict `per_member_limit` past the limit
+    (nothing changes). Items without a limit are counted too, so a limit added later
+    applies to what was redeemed before. One guarded UPDATE: safe under concurrency."""
+    quantity = _quantity(quantity)
+    reference = _reference(reference)
+    item = Item.objects.filter(pk=item_id).values("per_member_limit").first()
+    if item is None:
+        raise NotFound(_("商品不存在。"), code="item_not_found")
+    quota, _created = MemberItemQuota.objects.get_or_create(member_id=member_id, item_id=item_id)
+    try:
+        with transaction.atomic():
+            QuotaMovement.objects.create(
+                quota=quota, kind="take", quantity=quantity, reference=reference
+            )
+    except IntegrityError:
+        return MemberItemQuota.objects.get(pk=quota.pk).taken  # a replay
+    limit = item["per_member_limit"]
+    guard = Q(pk=quota.pk) & (Q(taken__lte=limit - quantity) if limit else Q())
+    if not MemberItemQuota.objects.filter(guard).update(taken=F("taken") + quantity):
+        raise Conflict(
+            _("该商品每人限兑 %(n)s 件。") % {"n": limit},
+            code="per_member_limit",
+            fields={"quantity": quantity},
+        )
+    return MemberItemQuota.objects.get(pk=quota.pk).taken
+
+
+@transaction.atomic
+def item_quota_return(*, reference: str) -> int:
+    """Give back the units taken under `reference` (a cancelled order), once."""
+    take = QuotaMovement.objects.filter(kind="take", reference=_reference(reference)).first()
+    if take is None:
+        raise NotFound(_("没有这笔占用。"), code="quota_not_found")
+    try:
+        with transaction.atomic():
+            QuotaMovement.objects.create(
+                quota_id=take.quota_id, kind="return", quantity=take.quantity, reference=reference
+            )
+    except IntegrityError:
+        return MemberItemQuota.objects.get(pk=take.quota_id).taken
+    MemberItemQuota.objects.filter(pk=take.quota_id, taken__gte=take.quantity).update(
+        taken=F("taken") - take.quantity
+    )
+    return MemberItemQuota.objects.get(pk=take.quota_id).taken

@@ -84,3 +84,22 @@ def test_concurrent_adjustments_never_go_negative(last_units, run_concurrently):
     )
     assert sum(1 for status, _ in results if status == "ok") == 7
     assert counters(sku) == stock(sku, stock_initial=100, sold=93, adjusted=-7, remaining=0)
+
+
+def test_per_member_limit_under_50_concurrent_orders(catalog, member, run_concurrently):
+    item = catalog.earbuds  # 5 per member
+
+    def take(i):
+        try:
+            services.item_quota_take(
+                item_id=item.pk, member_id=member.pk, quantity=1, reference=f"q{i}"
+            )
+            return "ok"
+        except services.Conflict:
+            return "limit"
+
+    results = [value for _, value in run_concurrently(take, 50)]
+    assert (results.count("ok"), results.count("limit")) == (5, 45)
+    from jifen.catalog.models import MemberItemQuota
+
+    assert MemberItemQuota.objects.get(member=member, item=item).taken == 5
