@@ -242,7 +242,7 @@ class ItemSpecInline(TabularInline):
     extra = 0
     tab = True
     verbose_name = gettext_lazy("规格")
-    verbose_name_plural = gettext_lazy("规格（颜色、尺码等；保存后可为每个组合生成 SKU）")
+    verbose_name_plural = gettext_lazy("规格")
 
 
 class SkuForm(forms.ModelForm):
@@ -419,7 +419,8 @@ class ItemAdmin(NumberColumnMixin, ModelAdmin):
             gettext_lazy("上架"),
             {
                 "fields": (
-                    ("on_shelf_at", "off_shelf_at"),
+                    "on_shelf_at",
+                    "off_shelf_at",
                     ("is_active", "is_featured"),
                     "sort_order",
                 )
@@ -631,10 +632,6 @@ class SkuAdmin(NumberColumnMixin, ModelAdmin):
         "label_column",
         "points",
         "cash",
-        "stock_initial",
-        "received",
-        "returned",
-        "adjusted",
         "reserved",
         "sold",
         "remaining_column",

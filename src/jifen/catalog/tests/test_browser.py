@@ -152,3 +152,40 @@ def test_search_then_item(browser, live_server, make_member, media, width):
     assert int(first_points.inner_text().replace(",", "")) <= 5600
     shoot(page, "mall-search-affordable", width)
     context.close()
+
+
+def test_backoffice_stock(browser, live_server, make_member, media):
+    from jifen.catalog.demo import catalog_demo_load
+    from jifen.catalog.models import Item, Sku, StockMovement
+
+    catalog_demo_load()
+    boss = make_member(email="boss@example.com", phone=None, is_staff=True, name="老板")
+    type(boss).objects.filter(pk=boss.pk).update(is_superuser=True)
+    context = session_context(browser, live_server, boss, "desktop", Path(media))
+    page = context.new_page()
+
+    page.goto(live_server.url + "/admin/catalog/item/")
+    expect(page.locator("#result_list")).to_contain_text("无线蓝牙耳机")
+    shoot(page, "mall-backoffice-items", "desktop")
+    band = Item.objects.get(name="智能手环")
+    page.goto(f"{live_server.url}/admin/catalog/item/{band.pk}/change/")
+    shoot(page, "mall-backoffice-item", "desktop")
+    page.goto(live_server.url + "/admin/catalog/category/")
+    shoot(page, "mall-backoffice-categories", "desktop")
+
+    page.goto(live_server.url + "/admin/catalog/sku/?stock=low")
+    expect(page.locator("#result_list")).to_contain_text("手工曲奇")
+    shoot(page, "mall-backoffice-low-stock", "desktop")
+    cookies = Sku.objects.get(item__name="手工曲奇")
+    page.goto(f"{live_server.url}/admin/catalog/sku/{cookies.pk}/change/")
+    page.get_by_role("link", name="调整库存").click()
+    page.get_by_label("数量").fill("20")
+    page.get_by_label("原因").fill("供应商到货")
+    shoot(page, "mall-backoffice-adjust", "desktop")
+    page.get_by_role("button", name="确认调整").click()
+    expect(page.locator("body")).to_contain_text("库存已调整 +20")
+    movement = StockMovement.objects.filter(sku=cookies).order_by("-pk").first()
+    assert (movement.kind, movement.quantity, movement.reason) == ("received", 20, "供应商到货")
+    page.goto(live_server.url + "/admin/catalog/stockmovement/")
+    shoot(page, "mall-backoffice-movements", "desktop")
+    context.close()
