@@ -33,7 +33,8 @@ def test_load_demo_creates_members_and_a_verified_history(capsys):
     assert "ledger verified" in out
     assert "13800138000" in out and "admin@jifen.local" in out and "http://" in out
 
-    assert User.objects.filter(is_staff=False).count() == MEMBERS
+    # The demo members, and the friend the demo member invited.
+    assert User.objects.filter(is_staff=False).count() == MEMBERS + 1
     demo = User.objects.get(phone=data.DEMO_PHONE)
     assert demo.check_password(data.DEMO_PASSWORD)
     admin = User.objects.get(email=data.ADMIN_EMAIL)
@@ -82,3 +83,30 @@ def test_a_larger_rerun_tops_up_members_only():
     after = data.demo_summary()
     assert after["transactions"] == before["transactions"]  # the history is not posted twice
     assert result.report.ok
+
+
+def test_load_demo_fills_the_other_apps_once(capsys):
+    from jifen.catalog.models import Item
+    from jifen.engagement.models import Checkin, Task
+    from jifen.referrals.models import CodeBatch, Referral
+    from jifen.tiers.models import MemberTier
+
+    call_command("load_demo", "--members", str(MEMBERS), "--days", str(DAYS))
+    out = capsys.readouterr().out
+    assert "demo invite code" in out and "product code (20 pts)" in out
+
+    def counts():
+        return (
+            Task.objects.count(),
+            Checkin.objects.count(),
+            Referral.objects.count(),
+            CodeBatch.objects.count(),
+            Item.objects.count(),
+            MemberTier.objects.count(),
+            Transaction.objects.count(),
+        )
+
+    first = counts()
+    assert first[0] == 6 and first[2] == 1 and first[3] == 1 and first[4] > 0
+    call_command("load_demo", "--members", str(MEMBERS), "--days", str(DAYS))
+    assert counts() == first

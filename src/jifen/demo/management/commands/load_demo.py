@@ -3,6 +3,8 @@ import os
 from django.core.management.base import BaseCommand, CommandError
 
 from jifen.demo.data import SEED, load_demo
+from jifen.demo.extras import load_demo_extras
+from jifen.ledger.verification import ledger_verify
 
 
 class Command(BaseCommand):
@@ -26,6 +28,13 @@ class Command(BaseCommand):
             )
         except RuntimeError as error:
             raise CommandError(str(error)) from error
+        extra_lines = load_demo_extras(log=lambda line: self.stdout.write(line))
+        report = ledger_verify()  # again, over the extras' postings too
+        if not report.ok:
+            raise CommandError(
+                "ledger invariants broken:\n" + "\n".join(map(str, report.violations))
+            )
+        result.report = report
         summary = result.report.summary
         self.stdout.write(
             f"members: {result.members_created} created, {result.members_total} in the demo; "
@@ -45,3 +54,5 @@ class Command(BaseCommand):
         self.stdout.write(f"Open {url}  (back-office: {url}admin/)")
         for who, login, password in result.logins:
             self.stdout.write(f"  {who:<22} login {login:<18} password {password}")
+        for line in extra_lines:
+            self.stdout.write(line)

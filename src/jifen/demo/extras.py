@@ -1,0 +1,161 @@
+"""Demo data for the apps beyond the ledger: tiers, tasks and check-ins, referrals, product
+codes, earning rules, an integration client and the mall catalog.
+
+Runs after the year of ledger history (jifen.demo.data.load_demo); every step goes through
+the apps' services and is idempotent, so `jifen load-demo` can run again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from django.core.management import call_command
+from django.db import transaction
+
+from jifen.core import clock
+from jifen.core.errors import DomainError
+from jifen.demo.data import DEMO_PHONE, frozen_clock
+from jifen.members.models import User
+
+DEMO_TASKS = [
+    # code, title, evidence, action, details, points, makeup cards, period, cap
+    ("phone", "绑定手机号", "phone_bound", "", {}, 20, 0, "lifetime", 1),
+    ("profile", "完善个人资料", "profile_complete", "", {}, 50, 0, "lifetime", 1),
+    ("survey", "参与问卷调查", "event", "survey_completed", {}, 10, 0, "day", 2),
+    (
+        "photo-review",
+        "发布带图评价",
+        "event",
+        "review_posted",
+        {"has_photo": True},
+        0,
+        1,
+        "week",
+        1,
+    ),
+    ("first-order", "完成首单", "event", "purchase", {}, 100, 0, "lifetime", 1),
+    ("share", "分享商品给好友", "event", "share", {}, 8, 0, "day", 1),
+]
+
+
+def load_demo_extras(*, log: Callable[[str], None] = print) -> list[str]:
+    """Load the newer apps' demo data; returns lines worth printing (e.g. product codes)."""
+    lines: list[str] = []
+    demo = User.objects.get(phone=DEMO_PHONE)
+    _tasks(log)
+    _checkins(demo, log)
+    lines += _referrals(demo, log)  # before tiers, so the invitee is evaluated too
+    _tiers(log)
+    lines += _product_codes(log)
+    _catalog(log)
+    return lines
+
+
+def _tasks(log) -> None:
+    from jifen.engagement.models import Task
+    from jifen.engagement.services import task_save
+
+    for order, (code, title, evidence, action, details, points, cards, period, cap) in enumerate(
+        DEMO_TASKS
+    ):
+        if Task.objects.filter(code=code).exists():
+            continue
+        task_save(
+            task=Task(
+                code=code,
+                title=title,
+                evidence=evidence,
+                action=action,
+                required_details=details,
+                points=points,
+                makeup_cards=cards,
+                period=period,
+                cap=cap,
+                sort_order=order,
+            )
+        )
+    log(f"tasks: {Task.objects.count()}")
+
+
+def _checkins(demo: User, log) -> None:
+    """The demo member checked in on most days of this month, missed one, holds one card."""
+    from jifen.engagement.models import Checkin
+    from jifen.engagement.services import checkin_create, makeup_cards_grant
+
+    today = clock.business_date()
+    first = today.replace(day=1)
+    missed = today - dt.timedelta(days=3) if today.day > 4 else None
+    with frozen_clock() as clock_to:
+        day = first
+        while day < today:
+            if day != missed and not Checkin.objects.filter(member=demo, day=day).exists():
+                clock_to(clock.start_of_business_day(day) + dt.timedelta(hours=9))
+                try:
+                    checkin_create(member_id=demo.pk)
+                except DomainError:
+                    pass
+            day += dt.timedelta(days=1)
+    makeup_cards_grant(
+        member_id=demo.pk, cards=1, reference="demo:makeup-card", reason="演示：补签卡"
+    )
+    log(
+        f"check-ins of the demo member this month: "
+        f"{Checkin.objects.filter(member=demo, day__gte=first).count()}"
+    )
+
+
+def _tiers(log) -> None:
+    from jifen.tiers.services import tier_evaluate
+
+    members = list(User.objects.filter(is_staff=False).values_list("pk", flat=True))
+    for member_id in members:
+        tier_evaluate(member_id=member_id)
+    log(f"tiers evaluated for {len(members)} members")
+
+
+def _referrals(demo: User, log) -> list[str]:
+    from jifen.members.services import member_register
+    from jifen.referrals.models import Referral
+    from jifen.referrals.services import invite_code_ensure, referral_register
+
+    code = invite_code_ensure(member_id=demo.pk).code
+    for member_id in User.objects.filter(is_staff=False).values_list("pk", flat=True)[:50]:
+        invite_code_ensure(member_id=member_id)
+    invitee = User.objects.filter(phone="13900139001").first()
+    if invitee is None:
+        with transaction.atomic():
+            invitee = member_register(
+                phone="13900139001", password="Jifen-demo-2026", name="赵小雨", validate=False
+            )
+            referral_register(invitee=invitee, invite_code=code, ip="203.0.113.7")
+    log(f"referrals: {Referral.objects.count()}")
+    return [f"  demo invite code         {code}  (/invite/{code}/)"]
+
+
+def _product_codes(log) -> list[str]:
+    from jifen.referrals.codes_services import code_batch_codes, code_batch_create
+    from jifen.referrals.models import CodeBatch
+
+    batch = CodeBatch.objects.filter(name="演示商品码").first()
+    if batch is None:
+        today = clock.business_date()
+        batch = code_batch_create(
+            name="演示商品码",
+            points=20,
+            quantity=20,
+            valid_from=today,
+            valid_until=today + dt.timedelta(days=365),
+        )
+    codes = [code for _serial, code in code_batch_codes(batch)][:3]
+    log(f"product code batch {batch.name}: {batch.quantity} codes")
+    return [f"  product code (20 pts)    {code}" for code in codes]
+
+
+def _catalog(log) -> None:
+    try:
+        call_command("load_catalog_demo", verbosity=0)
+    except Exception as error:  # the catalog's own loader reports what went wrong
+        log(f"catalog demo not loaded: {error}")
+        raise
+    log("mall catalog loaded")
