@@ -457,7 +457,7 @@ class ItemAdmin(NumberColumnMixin, ModelAdmin):
         if not skus:
             return "—"
         cheapest = min(skus, key=lambda s: (s.points, s.cash))
-        text = f"{cheapest.points:,} 积分"
+        text = _("%(points)s 积分") % {"points": f"{cheapest.points:,}"}
         return text + (f" + ¥{cheapest.cash}" if cheapest.cash else "")
 
     @display(description=gettext_lazy("可售 / 已售"))
