@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Bearer tokens for /api/ (sets request.user), then Idempotency-Key, scoped to that user.
     "jifen.members.middleware.BearerTokenMiddleware",
+    "jifen.integrations.middleware.IntegrationSignatureMiddleware",
     "jifen.core.idempotency.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -157,11 +158,18 @@ CELERY_BEAT_SCHEDULE = {
     "points-expire": {"task": "jifen.ledger.tasks.points_expire_task", "schedule": 3600.0},
     "points-mature": {"task": "jifen.ledger.tasks.points_mature_task", "schedule": 600.0},
     # Notices, then reviews, then birthday gifts, just after the business day begins.
+    "rules-cap-counters-prune": {
+        "task": "jifen.rules.tasks.cap_counters_prune_task",
+        "schedule": crontab(hour=3, minute=10),
+    },
     "tiers-daily": {
         "task": "jifen.tiers.tasks.tiers_daily_task",
         "schedule": crontab(hour=0, minute=30),
     },
 }
+
+# A batch of 1,000 integration events with their lines fits in 10 MiB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024)
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "members.User"

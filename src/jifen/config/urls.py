@@ -21,6 +21,7 @@ urlpatterns = [
     path("engage/", include("jifen.engagement.urls")),
     path("invite/", include("jifen.referrals.urls")),
     path("mall/", include("jifen.catalog.urls")),
+    path("earn/", include("jifen.rules.urls")),
     path("", include("jifen.web.urls")),
 ]
 if settings.DEBUG:

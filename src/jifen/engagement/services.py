@@ -42,6 +42,7 @@ from jifen.engagement.models import (
 )
 from jifen.ledger.services import points_earn
 from jifen.members.models import User
+from jifen.tiers.services import tier_evaluate_after_commit
 
 ACTION_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 # What may be shared: "<kind>:<id>", e.g. "item:42", "campaign:double-11".
@@ -217,6 +218,7 @@ def _record_day(
             explanation=explanation,
             details={"streak": streak, "day": day.isoformat(), "makeup": is_makeup},
         )
+        tier_evaluate_after_commit(member_id=member_id)
     bonus = _pay_bonuses(
         config,
         member_id=member_id,
@@ -542,6 +544,7 @@ def _complete(
             explanation=_("完成任务：%(title)s") % {"title": task.title},
             details={"task": task.code, "period": key, "slot": completion.slot},
         )
+        tier_evaluate_after_commit(member_id=member_id)
     if task.makeup_cards:
         makeup_cards_grant(
             member_id=member_id,
@@ -693,6 +696,7 @@ def share_create(*, member_id: int, target: str, channel: str) -> Share:
             explanation=_("分享奖励"),
             details={"target": target, "channel": channel},
         )
+        tier_evaluate_after_commit(member_id=member_id)
     task_action_record(
         member_id=member_id,
         action="share",

@@ -42,6 +42,7 @@ from jifen.members.models import User
 from jifen.members.selectors import PHONE_RE, normalize_phone
 from jifen.members.services import member_register, profile_update
 from jifen.rules.services import purchase_award
+from jifen.tiers.services import tier_evaluate_after_commit
 
 MAX_EVENTS = 1000
 MAX_LINES = 500
@@ -548,6 +549,7 @@ def _purchase(*, client: ApiClient, event: Event, raw: dict):
             details={"order_id": order_id, "client": client.pk, "rules": award.applied_rule_ids},
             pending_until=pending_until,
         )
+        tier_evaluate_after_commit(member_id=member.pk)
         Purchase.objects.filter(pk=purchase.pk).update(points=award.points, earn_transaction=txn)
     result = {
         "type": "purchase",
@@ -636,6 +638,7 @@ def _refund(*, client: ApiClient, event: Event, raw: dict):
             reason=_("订单 %(order)s 退款 ¥%(amount)s，退回 %(points)s 积分")
             % {"order": order_id, "amount": amount, "points": points},
         )
+        tier_evaluate_after_commit(member_id=purchase.member_id, after_reversal=True)
     debt = int(txn.details.get("debt", 0)) if txn else 0
     forgiven = int(txn.details.get("forgiven", 0)) if txn else 0
     Refund.objects.create(

@@ -36,6 +36,7 @@ from jifen.ledger.models import Transaction
 from jifen.ledger.services import points_earn, validate_points
 from jifen.referrals.alphabet import encode, is_valid, normalize
 from jifen.referrals.codes_models import CodeBatch, ProductCode
+from jifen.tiers.services import tier_evaluate_after_commit
 
 CODE_LENGTH = 16
 MAX_BATCH = 100_000
@@ -219,5 +220,6 @@ def _redeem(*, member_id: int, code: str) -> Redemption:
         explanation=_("扫码积分：%(batch)s") % {"batch": batch.name},
         details={"batch": batch.pk, "serial": row.serial},
     )
+    tier_evaluate_after_commit(member_id=member_id)
     row.refresh_from_db()
     return Redemption(points=batch.points, batch_name=batch.name, transaction=txn, code=row)

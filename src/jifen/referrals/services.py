@@ -46,6 +46,7 @@ from jifen.referrals.models import (
     ReferrerMonth,
 )
 from jifen.referrals.selectors import INVITE_CODE_LENGTH, referral_program
+from jifen.tiers.services import tier_evaluate_after_commit
 
 Status = Referral.Status
 Reason = Referral.Reason
@@ -373,6 +374,7 @@ def _settle(
             explanation=explanation,
             details={**details, "role": role},
         )
+        tier_evaluate_after_commit(member_id=member_id)
     Referral.objects.filter(pk=referral.pk).update(
         referrer_points=referrer_points, invitee_points=max(program.invitee_points, 0)
     )

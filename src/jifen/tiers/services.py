@@ -540,3 +540,14 @@ def level_save(*, level: Level) -> Level:
     level_check(level=level, others=[other for other in others if other.pk != level.pk])
     level.save()
     return level
+
+
+def tier_evaluate_after_commit(*, member_id: int, after_reversal: bool = False) -> None:
+    """Check the member's level once the current transaction commits (after points moved).
+
+    Apps that post earnings or reversals call this; the check runs as a Celery task (inline
+    without a broker), outside the posting's transaction and its locks.
+    """
+    from jifen.tiers.tasks import tier_evaluate_task
+
+    transaction.on_commit(lambda: tier_evaluate_task.delay(member_id, after_reversal))

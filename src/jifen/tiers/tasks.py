@@ -21,8 +21,8 @@ def tiers_daily_task() -> dict[str, int]:
 
 
 @shared_task
-def tier_evaluate_task(member_id: int) -> bool:
-    """Upgrade check for one member, for apps that prefer to queue it after a commit."""
+def tier_evaluate_task(member_id: int, after_reversal: bool = False) -> bool:
+    """Upgrade check for one member, queued after a commit (tier_evaluate_after_commit)."""
     from jifen.tiers.services import tier_evaluate
 
-    return tier_evaluate(member_id=member_id) is not None
+    return tier_evaluate(member_id=member_id, after_reversal=after_reversal) is not None

@@ -88,15 +88,18 @@ def signup_code(request):
 
 
 def quick_links() -> list[dict]:
-    """Home's shortcuts: the first four of these whose page exists (other apps add pages)."""
+    """Home's shortcuts (two rows of four): the first eight of these whose page exists."""
     candidates = [
         ("catalog:home", _("积分商城"), "gift", ""),
-        ("web:history", _("积分明细"), "list", ""),
+        ("engagement:checkin", _("每日签到"), "check", "gold"),
+        ("engagement:tasks", _("任务中心"), "star", ""),
+        ("rules:earn", _("赚积分"), "coin", "gold"),
+        ("tiers:home", _("会员等级"), "shield", ""),
+        ("referrals:codes", _("扫码积分"), "scan", "gold"),
+        ("referrals:invite", _("邀请好友"), "user", ""),
         ("web:transfer", _("转赠积分"), "send", "gold"),
-        ("referrals:codes", _("扫码积分"), "scan", ""),
-        ("referrals:invite", _("邀请好友"), "user", "gold"),
+        ("web:history", _("积分明细"), "list", ""),
         ("web:addresses", _("收货地址"), "pin", ""),
-        ("web:profile", _("个人资料"), "user", "gold"),
     ]
     links = []
     for name, label, icon, tone in candidates:
@@ -104,7 +107,7 @@ def quick_links() -> list[dict]:
             links.append({"url": reverse(name), "label": label, "icon": icon, "tone": tone})
         except NoReverseMatch:
             continue
-    return links[:4]
+    return links[:8]
 
 
 @login_required

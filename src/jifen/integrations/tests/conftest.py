@@ -1,8 +1,4 @@
-"""Fixtures for the integration API: a client with its secret, and signed requests.
-
-Until the lead engineer adds IntegrationSignatureMiddleware to settings.MIDDLEWARE, the
-tests insert it (before IdempotencyMiddleware), as production will have it.
-"""
+"""Fixtures for the integration API: a client with its secret, and signed requests."""
 
 import json
 import time
@@ -11,18 +7,6 @@ from dataclasses import dataclass
 import pytest
 
 from jifen.integrations.signing import sign
-
-MIDDLEWARE = "jifen.integrations.middleware.IntegrationSignatureMiddleware"
-
-
-@pytest.fixture(autouse=True)
-def _signature_middleware(settings):
-    if MIDDLEWARE not in settings.MIDDLEWARE:
-        middleware = list(settings.MIDDLEWARE)
-        middleware.insert(
-            middleware.index("jifen.core.idempotency.IdempotencyMiddleware"), MIDDLEWARE
-        )
-        settings.MIDDLEWARE = middleware
 
 
 @dataclass

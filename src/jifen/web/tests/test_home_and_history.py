@@ -162,13 +162,14 @@ def test_home_of_a_new_member_has_an_empty_history(client, make_member):
     assert 'data-testid="next-expiry"' not in html
 
 
-def test_home_quick_links_are_four_existing_pages(alice_client):
+def test_home_quick_links_are_eight_existing_pages(alice_client):
     from django.urls import reverse as url
 
     links = alice_client.get(reverse("web:home")).context["quick_links"]
 
-    assert len(links) == 4
-    assert url("web:transfer") in [link["url"] for link in links]
+    assert len(links) == 8
+    urls = [link["url"] for link in links]
+    assert url("engagement:checkin") in urls and url("web:transfer") in urls
     for link in links:
         assert alice_client.get(link["url"]).status_code == 200
 
