@@ -54,8 +54,9 @@ def _gradient(top: tuple, bottom: tuple) -> Image.Image:
     return Image.composite(Image.new("RGB", (SIZE, SIZE), (255, 255, 255)), image, glow)
 
 
-def _icon(draw: ImageDraw.ImageDraw, icon: str, box: tuple[int, int, int, int], colour) -> None:
+def _icon(image: Image.Image, icon: str, box: tuple[int, int, int, int], colour) -> None:
     """A simple, bold glyph inside `box`, drawn with thick strokes in `colour`."""
+    draw = ImageDraw.Draw(image)
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
     cx = (x0 + x1) // 2
@@ -96,8 +97,18 @@ def _icon(draw: ImageDraw.ImageDraw, icon: str, box: tuple[int, int, int, int], 
         draw.rectangle(r(0.06, 0.32, 0.94, 0.42), fill=(255, 255, 255))
         draw.rounded_rectangle(r(0.14, 0.58, 0.42, 0.68), radius=s // 2, fill=(255, 255, 255))
     elif icon == "leaf":
-        draw.chord(r(0.12, 0.1, 0.92, 0.9), start=200, end=20, fill=colour)
-        draw.line(r(0.2, 0.86, 0.72, 0.34), fill=(255, 255, 255), width=s // 2)
+        # An almond-shaped leaf, tilted 45°, with a white vein.
+        leaf = Image.new("RGBA", (w, h), (0, 0, 0, 0))
+        shape = ImageDraw.Draw(leaf)
+        shape.ellipse((int(0.02 * w), int(0.3 * h), int(0.98 * w), int(0.7 * h)), fill=colour)
+        shape.line(
+            (int(0.1 * w), h // 2, int(0.86 * w), h // 2),
+            fill=(255, 255, 255),
+            width=max(4, s // 2),
+        )
+        leaf = leaf.rotate(45, resample=Image.BICUBIC)
+        image.paste(leaf, (x0, y0), leaf)
+        draw.line(r(0.08, 0.92, 0.26, 0.74), fill=colour, width=s)
     elif icon == "bottle":
         draw.rounded_rectangle(r(0.3, 0.26, 0.7, 0.92), radius=2 * s, outline=colour, width=s)
         draw.rounded_rectangle(r(0.38, 0.06, 0.62, 0.24), radius=s // 2, fill=colour)
@@ -135,7 +146,7 @@ def product_image(*, name: str, seed: int = 0, icon: str | None = None, subtitle
     image.paste(shadow, (0, 14), shadow)
     draw = ImageDraw.Draw(image)
     draw.ellipse((230, 140, 570, 480), fill=(255, 255, 255))
-    _icon(draw, icon, (310, 220, 490, 400), bottom)
+    _icon(image, icon, (310, 220, 490, 400), bottom)
     # The name (and a subtitle), centred under the sticker, white with a soft shadow so it
     # reads on the light palettes too.
     font = _fit_text(draw, name, 680, 64)

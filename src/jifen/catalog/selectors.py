@@ -55,7 +55,10 @@ def member_balance(member_id: int | None) -> int | None:
         return None
     from jifen.ledger.selectors import points_summary
 
-    return points_summary(member_id=member_id)["available"]
+    try:
+        return points_summary(member_id=member_id)["available"]
+    except NotFound:  # a user without a wallet (an operator made by createsuperuser)
+        return 0
 
 
 def tier_name_for_rank(rank: int) -> str:
