@@ -8,6 +8,7 @@ from django.views.static import serve
 from ninja.openapi.views import openapi_json, openapi_view
 
 from jifen.config.api import api
+from jifen.web import views as web_views
 
 urlpatterns = [
     path("api/v1/", api.urls),
@@ -15,6 +16,8 @@ urlpatterns = [
     path("api/openapi.json", partial(openapi_json, api=api), name="openapi-json"),
     path("api/docs", partial(openapi_view, api=api), name="openapi-docs"),
     path("admin/", admin.site.urls),
+    # Sign-up first: the same address as allauth's, with the invite code filled in.
+    path("accounts/signup/", web_views.SignupView.as_view(), name="account_signup"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("tiers/", include("jifen.tiers.urls")),

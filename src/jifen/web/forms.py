@@ -15,9 +15,12 @@ from django.utils.translation import pgettext_lazy
 
 from jifen.core import clock
 from jifen.core.errors import DomainError
+from jifen.core.ratelimit import client_ip
 from jifen.ledger.selectors import PUBLIC_KINDS
 from jifen.members import tokens
 from jifen.members.models import User
+from jifen.referrals.selectors import invite_code_owner
+from jifen.referrals.services import referral_register
 
 AVATAR_MAX_BYTES = 2 * 1024 * 1024
 AVATAR_TYPES = {"JPEG", "PNG", "GIF", "WEBP"}
@@ -55,7 +58,7 @@ class SignupForm(AllauthSignupForm):
     consumed in the same transaction as the registration, as the app registration does.
     """
 
-    field_order = ["phone", "email", "code", "password1", "password2"]
+    field_order = ["phone", "email", "code", "password1", "password2", "invite_code"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -76,6 +79,10 @@ class SignupForm(AllauthSignupForm):
             self.fields["phone"].help_text = _("手机号和邮箱至少填写一项。")
         if "password1" in self.fields:
             self.fields["password1"].help_text = ""
+        self.fields["invite_code"] = forms.CharField(
+            label=_("邀请码（选填）"), max_length=32, required=False
+        )
+        self.order_fields(self.field_order)
         if settings.JIFEN_REGISTRATION_CODE_REQUIRED:
             self.fields["code"] = forms.CharField(
                 label=_("验证码"),
@@ -92,6 +99,8 @@ class SignupForm(AllauthSignupForm):
             return cleaned
         if not cleaned.get("phone") and not cleaned.get("email"):
             raise ValidationError(_("请填写手机号或邮箱。"), code="login_required")
+        if cleaned.get("invite_code") and invite_code_owner(cleaned["invite_code"]) is None:
+            self.add_error("invite_code", _("邀请码不存在，请核对后重新输入。"))
         if settings.JIFEN_REGISTRATION_CODE_REQUIRED:
             try:
                 recipient = tokens.code_recipient(
@@ -108,7 +117,14 @@ class SignupForm(AllauthSignupForm):
         with transaction.atomic():
             if self.verification is not None:
                 tokens.code_consume(verification=self.verification)
-            return super().save(request)
+            user = super().save(request)
+            referral_register(
+                invitee=user,
+                invite_code=self.cleaned_data.get("invite_code"),
+                ip=client_ip(request),
+                device=request.COOKIES.get("jf_device"),
+            )
+            return user
 
 
 class SignupCodeForm(forms.Form):

@@ -8,6 +8,7 @@ import time
 import uuid
 from urllib.parse import urlencode
 
+from allauth.account.views import SignupView as AllauthSignupView
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -405,3 +406,14 @@ def address_make_default(request, address_id):
     else:
         messages.success(request, _("已设为默认地址。"))
     return redirect("web:addresses")
+
+
+class SignupView(AllauthSignupView):
+    """allauth's sign-up, with the invite code of the link the visitor came by filled in."""
+
+    def get_initial(self) -> dict:
+        initial = super().get_initial()
+        code = self.request.GET.get("invite_code") or self.request.session.get("jifen_invite_code")
+        if code:
+            initial["invite_code"] = str(code)[:32]
+        return initial

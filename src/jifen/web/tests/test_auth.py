@@ -304,3 +304,27 @@ def test_change_password(alice_client, alice):
     assert response.status_code == 302
     alice.refresh_from_db()
     assert alice.check_password(NEW_PASSWORD)
+
+
+def test_signup_with_an_invite_code_links_the_referrer(client, member, no_code):
+    from jifen.referrals.models import Referral
+    from jifen.referrals.services import invite_code_ensure
+
+    code = invite_code_ensure(member_id=member.pk).code
+    page = client.get(reverse("account_signup") + f"?invite_code={code}")
+    assert page.context["form"]["invite_code"].value() == code
+    response = signup(client, phone="13700003333", invite_code=code)
+
+    assert response.status_code == 302
+    invitee = User.objects.get(phone="13700003333")
+    referral = Referral.objects.get()
+    assert (referral.referrer_id, referral.invitee_id) == (member.pk, invitee.pk)
+
+
+def test_signup_with_an_unknown_invite_code_creates_nobody(client, member, no_code):
+    before = User.objects.count()
+    response = signup(client, phone="13700004444", invite_code="ZZZZ2345")
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["invite_code"] == ["邀请码不存在，请核对后重新输入。"]
+    assert User.objects.count() == before
