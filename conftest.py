@@ -15,6 +15,10 @@ from django.db import connections
 
 _counter = itertools.count(1)
 
+# Playwright's sync API runs an event loop in the test thread; Django then refuses database
+# calls from "async context" unless told otherwise. Tests only (test_deploy strips it).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
 
 def pytest_collection_modifyitems(config, items):
     chromium = os.path.exists("/usr/bin/chromium")

@@ -149,7 +149,7 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL  # tasks run inline when no broker is configured
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -158,6 +158,10 @@ CELERY_BEAT_SCHEDULE = {
     "points-expire": {"task": "jifen.ledger.tasks.points_expire_task", "schedule": 3600.0},
     "points-mature": {"task": "jifen.ledger.tasks.points_mature_task", "schedule": 600.0},
     # Notices, then reviews, then birthday gifts, just after the business day begins.
+    "stock-release-expired": {
+        "task": "jifen.catalog.tasks.stock_release_expired_task",
+        "schedule": 60.0,
+    },
     "rules-cap-counters-prune": {
         "task": "jifen.rules.tasks.cap_counters_prune_task",
         "schedule": crontab(hour=3, minute=10),

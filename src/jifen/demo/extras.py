@@ -43,12 +43,102 @@ def load_demo_extras(*, log: Callable[[str], None] = print) -> list[str]:
     """Load the newer apps' demo data; returns lines worth printing (e.g. product codes)."""
     lines: list[str] = []
     demo = User.objects.get(phone=DEMO_PHONE)
-    _tasks(log)
+    _rules(log)
+    _tasks(log)  # before the integration events, which complete tasks
+    lines += _integration(demo, log)
     _checkins(demo, log)
     lines += _referrals(demo, log)  # before tiers, so the invitee is evaluated too
     _tiers(log)
     lines += _product_codes(log)
     _catalog(log)
+    return lines
+
+
+DEMO_RULES = [
+    ("base", {"name": "基础积分：每消费 ¥1 得 1 积分", "kind": "base_rate", "points": 1}),
+    ("tiers", {"name": "等级加倍", "kind": "tier_multiplier"}),
+    ("birthday", {"name": "生日当天双倍", "kind": "birthday_multiplier", "multiplier": "2"}),
+    ("weekend", {"name": "周末双倍", "kind": "multiplier", "multiplier": "2", "weekdays": "6,7"}),
+    (
+        "member-day",
+        {
+            "name": "每月 8 日会员日 ×1.5",
+            "kind": "multiplier",
+            "multiplier": "1.5",
+            "month_days": "8",
+        },
+    ),
+    (
+        "spend-100",
+        {"name": "满 100 赠 10", "kind": "threshold_bonus", "points": 10, "min_amount": "100"},
+    ),
+    ("first-order", {"name": "首单奖励 50 积分", "kind": "first_purchase_bonus", "points": 50}),
+    ("no-tobacco", {"name": "烟酒不计积分", "kind": "exclusion", "categories": "烟酒"}),
+    (
+        "daily-cap",
+        {
+            "name": "每人每日最多 5000 积分",
+            "kind": "cap",
+            "points": 5000,
+            "cap_scope": "member",
+            "cap_period": "day",
+        },
+    ),
+    ("return-window", {"name": "消费积分 7 天退货期后生效", "kind": "pending_period", "days": 7}),
+]
+
+
+def _rules(log) -> None:
+    from jifen.rules.models import Rule
+    from jifen.rules.services import rule_save
+
+    for code, data in DEMO_RULES:
+        if not Rule.objects.filter(code=code).exists():
+            rule_save(code=code, data=data)
+    log(f"earning rules: {Rule.objects.filter(valid_until__isnull=True).count()} in force")
+
+
+def _integration(demo: User, log) -> list[str]:
+    """An integration client (its secret printed once, here) and a few of its events."""
+    from jifen.integrations.models import ApiClient
+    from jifen.integrations.services import api_client_create, event_process
+
+    client = ApiClient.objects.filter(name="官方商城").first()
+    lines = []
+    if client is None:
+        client, secret = api_client_create(name="官方商城")
+        lines.append(f"  integration client       key {client.key_id}  secret {secret}")
+    now = clock.now()
+    events = [
+        {
+            "event_id": "demo-order-1001",
+            "type": "purchase",
+            "order_id": "A1001",
+            "member": {"phone": DEMO_PHONE},
+            "amount": "268.00",
+            "currency": "CNY",
+            "store": "上海静安店",
+            "channel": "pos",
+            "occurred_at": now.isoformat(),
+            "lines": [
+                {"sku": "TEA-001", "category": "茶饮", "quantity": 2, "amount": "68.00"},
+                {"sku": "CAKE-9", "category": "烘焙", "quantity": 1, "amount": "200.00"},
+            ],
+        },
+        {
+            "event_id": "demo-survey-1",
+            "type": "custom",
+            "name": "survey_completed",
+            "member": {"phone": DEMO_PHONE},
+            "occurred_at": now.isoformat(),
+        },
+    ]
+    for raw in events:
+        try:
+            event_process(client=client, raw=raw)
+        except DomainError as error:  # the demo shows what works; say what did not
+            log(f"demo event {raw['event_id']} refused: {error.code}: {error.message}")
+    log(f"integration client {client.name}: events {client.events.count()}")
     return lines
 
 
