@@ -87,6 +87,7 @@ def item_page(request, item_id: int):
             else "",
             "balance": balance,
             "affordable": balance is not None and balance >= (item.price_points or 0),
+            "share_target": f"item:{item.pk}",  # sharing an item earns points (engagement)
             "nav": "mall",
         },
     )

@@ -1,4 +1,5 @@
 import pytest
+from django.db.models import Sum
 
 from jifen.ledger.services import points_earn
 
@@ -52,6 +53,22 @@ def test_item_page(catalog, member, logged_in):
     assert "即将开放" in page and "disabled" in page
     assert 'id="sku-data"' in page
     assert 'data-spec="颜色"' in page
+    assert f'name="target" value="item:{catalog.earbuds.pk}"' in page  # the share box
+
+
+def test_sharing_an_item_from_its_page_earns_once_a_day(catalog, member, logged_in):
+    from jifen.engagement.models import Share
+    from jifen.ledger.services import balances_of
+
+    client = logged_in(member)
+    before = balances_of(member.pk)["available"]
+    data = {"target": f"item:{catalog.earbuds.pk}", "channel": "wechat", "next": "/mall/"}
+    client.post("/engage/share/", data)
+    client.post("/engage/share/", data)
+    assert Share.objects.filter(member=member).count() == 2
+    gained = balances_of(member.pk)["available"] - before
+    assert gained == Share.objects.filter(member=member).aggregate(s=Sum("points"))["s"] == 5
+    assert Share.objects.filter(member=member, points__gt=0).count() == 1
 
 
 def test_item_page_404s(catalog, member, logged_in):
