@@ -62,6 +62,30 @@ def _forget_system_accounts():
     services._system_account_ids.clear()
 
 
+# Debian's Chromium, never a downloaded browser; the flags keep it off the closed network.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser():
+    """A headless Chromium (Playwright) for tests marked `browser`."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
 @pytest.fixture
 def make_member(db):
     from jifen.members.services import member_register
