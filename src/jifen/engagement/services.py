@@ -563,7 +563,10 @@ def task_claim(*, member_id: int, code: str) -> TaskCompletion:
     (unknown or switched-off task), Conflict `task_not_claimable` (completed by events, not
     by claiming), `task_locked` (evidence missing), `task_done` (already done this period).
     """
-    task = Task.objects.filter(code=code, is_active=True).first() if isinstance(code, str) else None
+    # A task code is a slug: anything else (NUL included, which PostgreSQL text refuses)
+    # cannot name a task.
+    is_slug = isinstance(code, str) and re.fullmatch(r"[-a-zA-Z0-9_]{1,50}", code)
+    task = Task.objects.filter(code=code, is_active=True).first() if is_slug else None
     now = clock.now()
     if task is None or not task_is_open(task, now):
         raise NotFound(_("任务不存在或已结束。"), code="task_not_found")
