@@ -38,6 +38,9 @@ DEBUG = env_bool("DEBUG", False)
 TESTING = env_bool("JIFEN_TESTING", "pytest" in sys.modules)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY and (VAR_DIR / "secret_key").is_file():
+    # One-machine mode: `make demo` generated this key, so `jifen …` commands work beside it.
+    SECRET_KEY = (VAR_DIR / "secret_key").read_text().strip()
 if not SECRET_KEY:
     if DEBUG or TESTING:
         SECRET_KEY = "insecure-development-key-do-not-use-in-production-" + "x" * 20
