@@ -1,12 +1,9 @@
-"""Production configuration: `manage.py check --deploy` is clean with production variables."""
+"""Production configuration: `jifen check --deploy` is clean with production variables."""
 
 import os
 import secrets
 import subprocess
 import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_manage(*args, env_extra):
@@ -17,7 +14,7 @@ def run_manage(*args, env_extra):
     }
     env.update(env_extra)
     return subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
+        [sys.executable, "-m", "jifen.cli", *args],
         env=env,
         capture_output=True,
         text=True,
