@@ -17,6 +17,12 @@ ROUTERS: list[tuple[str, str]] = [
     ("", "jifen.engagement.api"),
     ("", "jifen.referrals.api"),
     ("", "jifen.catalog.api"),
+    ("", "jifen.orders.api"),
+    ("", "jifen.payments.api"),
+    ("", "jifen.vouchers.api"),
+    ("", "jifen.shipping.api"),
+    ("", "jifen.aftersales.api"),
+    ("", "jifen.reviews.api"),
 ]
 
 for prefix, dotted in ROUTERS:

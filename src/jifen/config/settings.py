@@ -78,6 +78,12 @@ INSTALLED_APPS = [
     "jifen.engagement",
     "jifen.referrals",
     "jifen.catalog",
+    "jifen.orders",
+    "jifen.payments",
+    "jifen.vouchers",
+    "jifen.shipping",
+    "jifen.aftersales",
+    "jifen.reviews",
 ]
 
 MIDDLEWARE = [

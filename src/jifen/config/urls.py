@@ -24,6 +24,12 @@ urlpatterns = [
     path("engage/", include("jifen.engagement.urls")),
     path("invite/", include("jifen.referrals.urls")),
     path("mall/", include("jifen.catalog.urls")),
+    path("mall/", include("jifen.orders.urls")),
+    path("mall/", include("jifen.vouchers.urls")),
+    path("mall/", include("jifen.aftersales.urls")),
+    path("mall/", include("jifen.reviews.urls")),
+    path("pay/", include("jifen.payments.urls")),
+    path("shipping/", include("jifen.shipping.urls")),
     path("earn/", include("jifen.rules.urls")),
     path("", include("jifen.web.urls")),
 ]
