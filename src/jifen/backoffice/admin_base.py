@@ -249,3 +249,48 @@ def _form_errors(form: forms.Form):
     from django.contrib.admin.helpers import AdminErrorList
 
     return AdminErrorList(form, [])
+
+
+class DecisionAdminMixin:
+    """Approve / reject for requests that wait for an operator's decision.
+
+    The subclass says how to decide and when a row still waits; this mixin turns a
+    DomainError into an error message (nothing changes), shows the success message, returns
+    to the change page (with HX-Redirect when the dialog posted through htmx) and loops bulk
+    actions in id order. The detail actions themselves stay in the subclass, because their
+    dialogs carry the subclass's texts: `return self.decide_and_return(request, object_id,
+    approve=True)`.
+    """
+
+    def decide(self, request: HttpRequest, object_id: int, *, approve: bool) -> str:
+        """Call the deciding service; return the success message. Raises DomainError."""
+        raise NotImplementedError
+
+    def decision_pending(self, object_id) -> bool:
+        """Whether the row still waits for a decision (the detail actions show only then)."""
+        raise NotImplementedError
+
+    def _decide(self, request: HttpRequest, object_id, *, approve: bool) -> bool:
+        try:
+            text = self.decide(request, int(object_id), approve=approve)
+        except DomainError as error:
+            messages.error(request, f"#{object_id}：{error.message}")
+            return False
+        messages.success(request, text)
+        return True
+
+    def decide_and_return(self, request: HttpRequest, object_id, *, approve: bool) -> HttpResponse:
+        self._decide(request, object_id, approve=approve)
+        opts = self.model._meta
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id])
+        if request.headers.get("HX-Request"):
+            return HttpResponse(headers={"HX-Redirect": url})
+        return HttpResponseRedirect(url)
+
+    def decide_each(self, request: HttpRequest, queryset: QuerySet, *, approve: bool) -> None:
+        for pk in queryset.order_by("pk").values_list("pk", flat=True):
+            self._decide(request, pk, approve=approve)
+
+    def get_actions_detail(self, request: HttpRequest, object_id):
+        actions = super().get_actions_detail(request, object_id)
+        return actions if self.decision_pending(object_id) else []

@@ -14,8 +14,7 @@ import uuid
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Case, Model, OuterRef, QuerySet, Subquery, Sum, Value, When
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -31,6 +30,7 @@ from unfold.widgets import (
 
 from jifen.backoffice.admin_base import (
     BusinessDateRangeFilter,
+    DecisionAdminMixin,
     MemberFilter,
     NumberColumnMixin,
     ReadOnlyAdmin,
@@ -42,7 +42,6 @@ from jifen.backoffice.admin_base import (
     titled,
 )
 from jifen.backoffice.selectors import member_ids_matching
-from jifen.core.errors import DomainError
 from jifen.ledger.models import (
     Account,
     Adjustment,
@@ -592,7 +591,7 @@ class AdjustmentMemberFilter(MemberFilter):
 
 
 @admin.register(Adjustment)
-class AdjustmentAdmin(ServiceAddMixin, NumberColumnMixin, ModelAdmin):
+class AdjustmentAdmin(DecisionAdminMixin, ServiceAddMixin, NumberColumnMixin, ModelAdmin):
     add_form_class = AdjustmentRequestForm
     add_fieldsets_service = [(None, {"fields": ["member", "points", "reason", "reference"]})]
     list_display = (
@@ -667,29 +666,21 @@ class AdjustmentAdmin(ServiceAddMixin, NumberColumnMixin, ModelAdmin):
 
     # --- decisions ------------------------------------------------------------------------------
 
-    def _decide(self, request: HttpRequest, adjustment_id, *, approve: bool) -> bool:
-        try:
-            adjustment = adjustment_decide(
-                adjustment_id=int(adjustment_id), approve=approve, decided_by=request.user
-            )
-        except DomainError as error:
-            messages.error(request, f"#{adjustment_id}：{error.message}")
-            return False
+    def decide(self, request: HttpRequest, object_id: int, *, approve: bool) -> str:
+        adjustment = adjustment_decide(
+            adjustment_id=object_id, approve=approve, decided_by=request.user
+        )
         if approve:
-            messages.success(
-                request,
-                _("调整 #%(id)s 已批准并执行（%(points)s 积分）。")
-                % {"id": adjustment.pk, "points": _points(adjustment.points)},
-            )
-        else:
-            messages.success(request, _("调整 #%(id)s 已拒绝。") % {"id": adjustment.pk})
-        return True
+            return _("调整 #%(id)s 已批准并执行（%(points)s 积分）。") % {
+                "id": adjustment.pk,
+                "points": _points(adjustment.points),
+            }
+        return _("调整 #%(id)s 已拒绝。") % {"id": adjustment.pk}
 
-    def _after_decision(self, request: HttpRequest, object_id) -> HttpResponse:
-        url = reverse("admin:ledger_adjustment_change", args=[object_id])
-        if request.headers.get("HX-Request"):
-            return HttpResponse(headers={"HX-Redirect": url})
-        return HttpResponseRedirect(url)
+    def decision_pending(self, object_id) -> bool:
+        return Adjustment.objects.filter(
+            pk=object_id, status=Adjustment.Status.PENDING_APPROVAL
+        ).exists()
 
     @action(
         description=gettext_lazy("批准"),
@@ -703,8 +694,7 @@ class AdjustmentAdmin(ServiceAddMixin, NumberColumnMixin, ModelAdmin):
         },
     )
     def approve(self, request: HttpRequest, form, object_id) -> HttpResponse:
-        self._decide(request, object_id, approve=True)
-        return self._after_decision(request, object_id)
+        return self.decide_and_return(request, object_id, approve=True)
 
     @action(
         description=gettext_lazy("拒绝"),
@@ -718,24 +708,15 @@ class AdjustmentAdmin(ServiceAddMixin, NumberColumnMixin, ModelAdmin):
         },
     )
     def reject(self, request: HttpRequest, form, object_id) -> HttpResponse:
-        self._decide(request, object_id, approve=False)
-        return self._after_decision(request, object_id)
-
-    def get_actions_detail(self, request: HttpRequest, object_id):
-        pending = Adjustment.objects.filter(
-            pk=object_id, status=Adjustment.Status.PENDING_APPROVAL
-        ).exists()
-        return super().get_actions_detail(request, object_id) if pending else []
+        return self.decide_and_return(request, object_id, approve=False)
 
     @admin.action(description=gettext_lazy("批准所选调整"), permissions=["decide"])
     def approve_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for pk in queryset.order_by("pk").values_list("pk", flat=True):
-            self._decide(request, pk, approve=True)
+        self.decide_each(request, queryset, approve=True)
 
     @admin.action(description=gettext_lazy("拒绝所选调整"), permissions=["decide"])
     def reject_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for pk in queryset.order_by("pk").values_list("pk", flat=True):
-            self._decide(request, pk, approve=False)
+        self.decide_each(request, queryset, approve=False)
 
     # --- display -------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from unfold.widgets import (
 
 from jifen.backoffice.admin_base import (
     BusinessDateRangeFilter,
+    DecisionAdminMixin,
     MemberFilter,
     NumberColumnMixin,
     ReadOnlyAdmin,
@@ -99,7 +100,7 @@ class ReferralMemberFilter(MemberFilter):
 
 
 @admin.register(Referral)
-class ReferralAdmin(NumberColumnMixin, ModelAdmin):
+class ReferralAdmin(DecisionAdminMixin, NumberColumnMixin, ModelAdmin):
     list_display = (
         "number",
         "referrer_link",
@@ -169,29 +170,20 @@ class ReferralAdmin(NumberColumnMixin, ModelAdmin):
 
     # --- decisions ------------------------------------------------------------------------
 
-    def _decide(self, request: HttpRequest, referral_id, *, approve: bool) -> bool:
-        try:
-            referral = services.referral_review(
-                referral_id=int(referral_id), approve=approve, reviewed_by=request.user
-            )
-        except DomainError as error:
-            messages.error(request, f"#{referral_id}：{error.message}")
-            return False
+    def decide(self, request: HttpRequest, object_id: int, *, approve: bool) -> str:
+        referral = services.referral_review(
+            referral_id=object_id, approve=approve, reviewed_by=request.user
+        )
         if approve:
-            messages.success(
-                request,
-                _("邀请 #%(id)s 已批准：邀请人 %(a)s 积分，被邀请人 %(b)s 积分。")
-                % {"id": referral.pk, "a": referral.referrer_points, "b": referral.invitee_points},
-            )
-        else:
-            messages.success(request, _("邀请 #%(id)s 已驳回。") % {"id": referral.pk})
-        return True
+            return _("邀请 #%(id)s 已批准：邀请人 %(a)s 积分，被邀请人 %(b)s 积分。") % {
+                "id": referral.pk,
+                "a": referral.referrer_points,
+                "b": referral.invitee_points,
+            }
+        return _("邀请 #%(id)s 已驳回。") % {"id": referral.pk}
 
-    def _after_decision(self, request: HttpRequest, object_id) -> HttpResponse:
-        url = reverse("admin:referrals_referral_change", args=[object_id])
-        if request.headers.get("HX-Request"):
-            return HttpResponse(headers={"HX-Redirect": url})
-        return HttpResponseRedirect(url)
+    def decision_pending(self, object_id) -> bool:
+        return Referral.objects.filter(pk=object_id, status=Referral.Status.REVIEW).exists()
 
     @action(
         description=gettext_lazy("批准并奖励"),
@@ -207,8 +199,7 @@ class ReferralAdmin(NumberColumnMixin, ModelAdmin):
         },
     )
     def approve(self, request: HttpRequest, form, object_id) -> HttpResponse:
-        self._decide(request, object_id, approve=True)
-        return self._after_decision(request, object_id)
+        return self.decide_and_return(request, object_id, approve=True)
 
     @action(
         description=gettext_lazy("驳回"),
@@ -222,22 +213,15 @@ class ReferralAdmin(NumberColumnMixin, ModelAdmin):
         },
     )
     def reject(self, request: HttpRequest, form, object_id) -> HttpResponse:
-        self._decide(request, object_id, approve=False)
-        return self._after_decision(request, object_id)
-
-    def get_actions_detail(self, request: HttpRequest, object_id):
-        waiting = Referral.objects.filter(pk=object_id, status=Referral.Status.REVIEW).exists()
-        return super().get_actions_detail(request, object_id) if waiting else []
+        return self.decide_and_return(request, object_id, approve=False)
 
     @admin.action(description=gettext_lazy("批准所选邀请"), permissions=["decide"])
     def approve_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for pk in queryset.order_by("pk").values_list("pk", flat=True):
-            self._decide(request, pk, approve=True)
+        self.decide_each(request, queryset, approve=True)
 
     @admin.action(description=gettext_lazy("驳回所选邀请"), permissions=["decide"])
     def reject_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for pk in queryset.order_by("pk").values_list("pk", flat=True):
-            self._decide(request, pk, approve=False)
+        self.decide_each(request, queryset, approve=False)
 
     # --- columns --------------------------------------------------------------------------
 
