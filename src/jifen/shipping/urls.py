@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from jifen.shipping import views
 
 app_name = "shipping"
-urlpatterns: list = []
+urlpatterns = [
+    path("callback/<slug:carrier_code>/", views.carrier_callback, name="callback"),
+]
