@@ -29,7 +29,14 @@ from jifen.backoffice.admin_base import (
     admin_link,
 )
 from jifen.core.errors import DomainError
-from jifen.integrations.models import ApiClient, CustomAction, Event, Purchase, Refund
+from jifen.integrations.models import (
+    ApiClient,
+    CustomAction,
+    Event,
+    IntegrationHold,
+    Purchase,
+    Refund,
+)
 from jifen.integrations.services import api_client_create, api_client_set_active
 
 
@@ -236,3 +243,76 @@ class CustomActionAdmin(ReadOnlyAdmin):
     list_filter_submit = True
     list_select_related = ("member", "client")
     ordering = ("-pk",)
+
+
+class HoldMemberFilter(MemberFilter):
+    member_fields = ("member_id",)
+
+
+@admin.register(IntegrationHold)
+class IntegrationHoldAdmin(ReadOnlyAdmin):
+    """Points as cash in the enterprise's checkout: read-only (the shop captures or
+    releases through the API; the expiry job releases what it forgot)."""
+
+    list_display = (
+        "number",
+        "order_id",
+        "client",
+        "member",
+        "order_amount",
+        "points",
+        "cash_value",
+        "status_label",
+        "expires_at",
+        "created_at",
+    )
+    list_filter = (
+        "status",
+        "client",
+        ("created_at", BusinessDateRangeFilter),
+        HoldMemberFilter,
+    )
+    list_filter_submit = True
+    search_fields = (
+        "order_id",
+        "member__member_number",
+        "member__phone",
+        "member__email",
+        "member__external_id",
+    )
+    list_select_related = ("client", "member")
+    ordering = ("-pk",)
+    fields = (
+        "client",
+        "order_id",
+        "member",
+        "order_amount",
+        "currency",
+        "points",
+        "cash_value",
+        "status",
+        "expires_at",
+        "settled_at",
+        "ledger_hold_link",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+
+    @display(
+        description=gettext_lazy("状态"),
+        ordering="status",
+        label={
+            IntegrationHold.Status.HELD: "warning",
+            IntegrationHold.Status.CAPTURED: "success",
+            IntegrationHold.Status.RELEASED: "info",
+            IntegrationHold.Status.EXPIRED: "danger",
+        },
+    )
+    def status_label(self, obj: IntegrationHold):
+        return obj.status, obj.get_status_display()
+
+    @display(description=gettext_lazy("积分交易"))
+    def ledger_hold_link(self, obj: IntegrationHold) -> str:
+        txn = obj.ledger_hold.hold_transaction
+        return admin_link(txn, txn.reference)

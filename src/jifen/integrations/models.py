@@ -216,3 +216,62 @@ class CustomAction(models.Model):
             models.Index(fields=["member", "name", "occurred_at"], name="custom_member_name_idx"),
             models.Index(fields=["id", "name"], name="custom_id_name_idx"),
         ]
+
+
+class IntegrationHold(models.Model):
+    """Points a member offers as cash in the enterprise's own checkout (points as cash).
+
+    One hold per (client, order_id): the unique row is the once-only fact, so a retried
+    create finds it. The points themselves sit in the ledger's Hold (`ledger_hold`); this
+    row's `status` changes only by guarded updates under its row lock, in the same database
+    transaction as the ledger's capture or release (services_holds.py).
+    """
+
+    class Status(models.TextChoices):
+        HELD = "held", _("冻结中")
+        CAPTURED = "captured", _("已抵现")
+        RELEASED = "released", _("已释放")
+        EXPIRED = "expired", _("已过期")
+
+    client = models.ForeignKey(
+        ApiClient, on_delete=models.PROTECT, related_name="holds", verbose_name=_("接入系统")
+    )
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("会员"),
+    )
+    order_id = models.CharField(_("外部订单号"), max_length=100)
+    order_amount = models.DecimalField(_("订单金额"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("币种"), max_length=3)
+    points = models.BigIntegerField(_("积分"))
+    cash_value = models.DecimalField(_("抵现金额"), max_digits=14, decimal_places=2)
+    ledger_hold = models.OneToOneField(
+        "ledger.Hold",
+        on_delete=models.PROTECT,
+        related_name="integration_hold",
+        verbose_name=_("积分冻结"),
+    )
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.HELD)
+    expires_at = models.DateTimeField(_("过期时间"))
+    settled_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("积分抵现")
+        verbose_name_plural = _("积分抵现")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "order_id"], name="int_hold_client_order"),
+            models.CheckConstraint(condition=Q(points__gt=0), name="int_hold_points_gt_0"),
+            models.CheckConstraint(
+                condition=Q(cash_value__gte=0) & Q(cash_value__lte=F("order_amount")),
+                name="int_hold_cash_within_amount",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "expires_at"], name="int_hold_status_exp_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.points} ({self.get_status_display()})"
