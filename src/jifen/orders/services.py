@@ -6,12 +6,42 @@ InsufficientPoints, OutOfStock.
 
 from __future__ import annotations
 
-from django.db import transaction
+import datetime as dt
+import logging
+import secrets
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from jifen.core.errors import Conflict, NotFound
-from jifen.orders.models import Order, OrderEvent
+from jifen.catalog.models import Sku
+from jifen.catalog.services import (
+    item_quota_return,
+    item_quota_take,
+    item_redeem_check,
+    stock_commit,
+    stock_release,
+    stock_reserve_lines,
+    stock_return,
+)
+from jifen.core import clock
+from jifen.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from jifen.ledger.models import Hold
+from jifen.ledger.services import (
+    points_hold,
+    points_hold_capture,
+    points_hold_release,
+    transaction_reverse,
+)
+from jifen.members.models import Address
+from jifen.orders import conf
+from jifen.orders.models import Cart, CartLine, Order, OrderEvent, OrderLine
+from jifen.orders.selectors import checkout_quote, clean_lines
+
+logger = logging.getLogger(__name__)
 
 S = Order.Status
 
@@ -83,3 +113,576 @@ def order_transition(
         reason=str(reason)[:300],
     )
     return order
+
+
+# --- cart --------------------------------------------------------------------------------------
+
+
+def _cart_id(member_id: int) -> int:
+    cart, _created = Cart.objects.get_or_create(member_id=member_id)
+    return cart.pk
+
+
+def _cart_line(member_id: int, line_id) -> CartLine:
+    line = None
+    if isinstance(line_id, int) and not isinstance(line_id, bool):
+        line = CartLine.objects.filter(pk=line_id, cart__member_id=member_id).first()
+    if line is None:
+        raise NotFound(_("购物车中没有这件商品。"), code="cart_line_not_found")
+    return line
+
+
+@transaction.atomic
+def cart_add(*, member_id: int, sku_id: int, quantity: int = 1) -> CartLine:
+    """Put `quantity` units of a SKU in the member's cart (added to what is there).
+
+    Checked by catalog's item_redeem_check on the resulting quantity: NotFound
+    `sku_not_found`/`item_not_found`, ValidationFailed `per_order_limit`/`invalid_lines`.
+    Stock is checked at checkout, not here (a cart reserves nothing).
+    """
+    clean_lines([(sku_id, quantity)])
+    if not Sku.objects.filter(pk=sku_id).exists():
+        raise NotFound(_("SKU 不存在。"), code="sku_not_found", fields={"sku": sku_id})
+    line, created = CartLine.objects.get_or_create(
+        cart_id=_cart_id(member_id), sku_id=sku_id, defaults={"quantity": quantity}
+    )
+    if not created:
+        # Added by one UPDATE, so two taps at once count twice rather than once.
+        CartLine.objects.filter(pk=line.pk).update(
+            quantity=F("quantity") + quantity, updated_at=timezone.now()
+        )
+        line.refresh_from_db()
+    # Validate the total; an error rolls the addition back.
+    clean_lines([(sku_id, line.quantity)])
+    item_redeem_check(sku_id=sku_id, member_id=member_id, quantity=line.quantity)
+    return line
+
+
+@transaction.atomic
+def cart_line_update(*, member_id: int, line_id: int, quantity: int) -> CartLine:
+    """Set a cart line's quantity (1..999, within the per-order limit)."""
+    line = _cart_line(member_id, line_id)
+    clean_lines([(line.sku_id, quantity)])
+    item_redeem_check(sku_id=line.sku_id, member_id=member_id, quantity=quantity)
+    CartLine.objects.filter(pk=line.pk).update(quantity=quantity, updated_at=timezone.now())
+    line.refresh_from_db()
+    return line
+
+
+def cart_line_remove(*, member_id: int, line_id: int) -> None:
+    """Take a line out of the member's cart; NotFound for another member's line."""
+    _cart_line(member_id, line_id).delete()
+
+
+# --- placing an order --------------------------------------------------------------------------
+
+
+def _new_number() -> str:
+    """A readable, unguessable order number: "J" + the business date + 7 random digits."""
+    return f"J{clock.business_date():%y%m%d}{secrets.randbelow(10**7):07d}"
+
+
+def _address_snapshot(member_id: int, address_id) -> dict:
+    if address_id is None or address_id == "":
+        raise ValidationFailed(
+            _("请选择收货地址。"), code="address_required", fields={"address_id": address_id}
+        )
+    address = None
+    if isinstance(address_id, int) and not isinstance(address_id, bool):
+        address = Address.objects.filter(pk=address_id, member_id=member_id).first()
+    if address is None:
+        raise NotFound(
+            _("收货地址不存在。"), code="address_not_found", fields={"address_id": address_id}
+        )
+    return {
+        "ship_name": address.recipient,
+        "ship_phone": address.phone,
+        "ship_region": " ".join(
+            part for part in (address.province, address.city, address.district) if part
+        ),
+        "ship_detail": address.detail,
+    }
+
+
+def _clean_token(token) -> str | None:
+    if token in (None, ""):
+        return None
+    if not isinstance(token, str) or len(token) > 64:
+        raise ValidationFailed(_("下单令牌无效。"), code="invalid_checkout_token")
+    return token
+
+
+class _Replay(Exception):
+    def __init__(self, order: Order):
+        self.order = order
+
+
+def order_place(
+    *,
+    member_id: int,
+    lines,
+    address_id: int | None = None,
+    checkout_token: str | None = None,
+    from_cart: bool = False,
+    return_url: str = "",
+) -> Order:
+    """Place an order of `lines` [(sku_id, quantity)] in ONE transaction: per line
+    item_redeem_check and item_quota_take; all lines' stock reserved (ascending SKU order,
+    until the payment window + a margin); the points held ("order:<number>:hold"); the order,
+    its lines and its first event. A points-only order is then paid at once (points
+    captured, stock committed, virtual lines fulfilled); an order with cash waits in
+    pending_payment and gets a payment (payments.payment_start) after commit.
+
+    Once per `checkout_token` (per member): a double submit — also two at once — returns
+    the first order. With `from_cart`, the ordered SKUs leave the member's cart.
+
+    Errors (nothing changes): ValidationFailed `invalid_lines`, `address_required`,
+    `per_order_limit`; NotFound `sku_not_found`, `item_not_found`, `address_not_found`;
+    OutOfStock; Conflict `per_member_limit`; InsufficientPoints.
+    """
+    token = _clean_token(checkout_token)
+    if token:
+        existing = Order.objects.filter(member_id=member_id, checkout_token=token).first()
+        if existing is not None:
+            return existing
+    try:
+        order = _order_place_atomic(
+            member_id=member_id,
+            lines=lines,
+            address_id=address_id,
+            token=token,
+            from_cart=from_cart,
+        )
+    except _Replay as replay:
+        return replay.order
+    if order.status == Order.Status.PENDING_PAYMENT:
+        try:
+            order_payment_start(order=order, return_url=return_url)
+        except DomainError:  # the order stands; "pay" on its page starts the payment again
+            logger.exception("payment start failed for order %s", order.number)
+    return order
+
+
+def _insert_order(token: str | None, **fields) -> Order:
+    """Insert the order row first, so a concurrent submit of the same token waits here on
+    the unique index and then finds the committed order (a replay) instead of holding
+    points twice. A clash of the random number is retried."""
+    for _attempt in range(5):
+        number = _new_number()
+        try:
+            with transaction.atomic():
+                return Order.objects.create(number=number, checkout_token=token, **fields)
+        except IntegrityError:
+            if token:
+                existing = Order.objects.filter(
+                    member_id=fields["member_id"], checkout_token=token
+                ).first()
+                if existing is not None:
+                    raise _Replay(existing) from None
+    raise Conflict(_("订单号生成失败，请重试。"), code="order_number_clash")
+
+
+@transaction.atomic
+def _order_place_atomic(*, member_id, lines, address_id, token, from_cart) -> Order:
+    quote = checkout_quote(member_id=member_id, lines=lines)
+    snapshot = _address_snapshot(member_id, address_id) if quote.needs_shipping else {}
+    now = timezone.now()
+    expires_at = now + dt.timedelta(minutes=conf.payment_minutes())
+    order = _insert_order(
+        token,
+        member_id=member_id,
+        status=Order.Status.PENDING_PAYMENT,
+        points_subtotal=quote.points_subtotal,
+        points_total=quote.points_total,
+        discount_factor=quote.discount_factor,
+        cash_subtotal=quote.cash_subtotal,
+        shipping_fee=quote.shipping_fee,
+        cash_total=quote.cash_total,
+        currency=quote.currency,
+        needs_shipping=quote.needs_shipping,
+        expires_at=expires_at if quote.cash_total > 0 else None,
+        **snapshot,
+    )
+    # Lock order: quota rows, then SKUs (ascending, in stock_reserve_lines), then the wallet.
+    references = []
+    for n, line in enumerate(quote.lines, start=1):
+        reference = f"order:{order.number}:{n}"
+        references.append(reference)
+        item_quota_take(
+            item_id=line.item.pk, member_id=member_id, quantity=line.quantity, reference=reference
+        )
+    stock_reserve_lines(
+        lines=[
+            (line.sku.pk, line.quantity, reference)
+            for line, reference in zip(quote.lines, references, strict=True)
+        ],
+        expires_at=expires_at + dt.timedelta(minutes=conf.reservation_margin_minutes()),
+    )
+    if quote.points_total > 0:
+        hold = points_hold(
+            member_id=member_id,
+            points=quote.points_total,
+            reference=f"order:{order.number}:hold",
+            explanation=_("兑换订单 %(number)s") % {"number": order.number},
+            details={"order": order.number},
+            expires_at=order.expires_at,
+        )
+        Order.objects.filter(pk=order.pk).update(hold=hold)
+        order.hold = hold
+    OrderLine.objects.bulk_create(
+        OrderLine(
+            order=order,
+            item=line.item,
+            sku=line.sku,
+            quantity=line.quantity,
+            unit_points=line.unit_points,
+            unit_cash=line.unit_cash,
+            points_paid=line.points_paid,
+            cash_paid=line.cash_paid,
+            item_name=line.item.name[:80],
+            sku_label=line.sku.label[:200],
+            kind=line.item.kind,
+            fulfilment=line.item.fulfilment,
+            stock_reference=reference,
+        )
+        for line, reference in zip(quote.lines, references, strict=True)
+    )
+    OrderEvent.objects.create(
+        order=order,
+        from_status="",
+        to_status=Order.Status.PENDING_PAYMENT,
+        actor_id=member_id,
+        actor_label="member",
+        reason=_("提交订单"),
+    )
+    if from_cart:
+        CartLine.objects.filter(
+            cart__member_id=member_id, sku_id__in=[line.sku.pk for line in quote.lines]
+        ).delete()
+    if quote.cash_total <= 0:
+        _settle_paid(order, actor_label="system", reason=_("积分支付"))
+        order.refresh_from_db()
+    return order
+
+
+def order_payment_start(*, order: Order, return_url: str = ""):
+    """Open (or find) the payment of a pending order's cash part; None when there is
+    nothing to pay or payments are not installed. Idempotent per order (payments keys
+    payments by (purpose, reference))."""
+    if order.status != Order.Status.PENDING_PAYMENT or order.cash_total <= 0:
+        return None
+    try:
+        from jifen.payments.services import payment_start
+    except ImportError:
+        logger.warning("payments not installed: order %s waits for payment", order.number)
+        return None
+    if not return_url:
+        return_url = reverse("orders:detail", kwargs={"number": order.number})
+    return payment_start(
+        purpose="order",
+        reference=order.number,
+        member_id=order.member_id,
+        amount=order.cash_total,
+        currency=order.currency,
+        description=_("积分商城订单 %(number)s") % {"number": order.number},
+        return_url=return_url,
+        expires_at=order.expires_at,
+    )
+
+
+# --- paying ------------------------------------------------------------------------------------
+
+
+def _fulfil_virtual(order: Order) -> bool:
+    """Issue the vouchers, codes or links of the order's virtual lines (once per line
+    reference). False when the vouchers app is not available (the order then waits at
+    paid, fulfilled later)."""
+    virtual = [line for line in order.lines.all() if not line.needs_shipping]
+    if not virtual:
+        return True
+    try:
+        from jifen.vouchers.services import vouchers_issue
+    except ImportError:
+        logger.warning("vouchers not installed: order %s not fulfilled", order.number)
+        return False
+    for line in virtual:
+        vouchers_issue(
+            member_id=order.member_id,
+            order_line_id=line.pk,
+            item_id=line.item_id,
+            sku_id=line.sku_id,
+            quantity=line.quantity,
+            reference=line.stock_reference,
+        )
+    return True
+
+
+def _settle_paid(order: Order, *, actor_label: str, reason: str = "", payment_id=None) -> None:
+    """The order's money is in: stock sold, points captured, virtual lines fulfilled, then
+    paid (and completed when nothing ships). The caller holds the order lock."""
+    for line in order.lines.all():
+        stock_commit(reference=line.stock_reference)
+    if order.hold_id:
+        points_hold_capture(
+            hold_id=order.hold_id,
+            reference=f"order:{order.number}:capture",
+            purpose="mall",
+            explanation=_("兑换订单 %(number)s") % {"number": order.number},
+        )
+    if payment_id is not None:
+        Order.objects.filter(pk=order.pk).update(paid_payment_id=payment_id)
+    order_transition(
+        order_id=order.pk, to=Order.Status.PAID, actor_label=actor_label, reason=reason
+    )
+    fulfilled = _fulfil_virtual(order)
+    if fulfilled and not order.needs_shipping:
+        order_transition(
+            order_id=order.pk,
+            to=Order.Status.COMPLETED,
+            actor_label="system",
+            reason=_("虚拟商品已发放"),
+        )
+
+
+@transaction.atomic
+def order_payment_succeeded(payment) -> bool:
+    """Payments calls this (purpose "order") when the cash part is paid, inside its own
+    transaction, holding the payment row (lock order: payment, then order).
+
+    pending_payment → settle and True; already paid by this payment → True (a replay);
+    cancelled (timed out or cancelled meanwhile) or paid by another payment → False, and
+    payments refunds this one. Amount mismatch → False.
+    """
+    order = Order.objects.select_for_update().filter(number=payment.reference).first()
+    if order is None:
+        logger.error("payment %s for unknown order %s", payment.pk, payment.reference)
+        return False
+    if order.status == Order.Status.PENDING_PAYMENT:
+        if Decimal(payment.amount) != order.cash_total or payment.member_id != order.member_id:
+            logger.error("payment %s does not match order %s", payment.pk, order.number)
+            return False
+        _settle_paid(order, actor_label="payment", reason=_("现金支付成功"), payment_id=payment.pk)
+        return True
+    return order.paid_payment_id == payment.pk
+
+
+# --- cancelling and timing out -----------------------------------------------------------------
+
+
+def _give_back_unpaid(order: Order, reason: str) -> None:
+    """Pending order: quota, stock and held points come back (lock order: quota, SKUs,
+    wallet)."""
+    for line in order.lines.all():
+        item_quota_return(reference=line.stock_reference)
+    for line in sorted(order.lines.all(), key=lambda line: line.sku_id):
+        stock_release(reference=line.stock_reference)
+    if order.hold_id:
+        points_hold_release(
+            hold_id=order.hold_id, reference=f"order:{order.number}:release", explanation=reason
+        )
+
+
+def _give_back_paid(order: Order, reason: str) -> None:
+    """Paid order: unused vouchers revoked, quota and sold stock returned, the captured
+    points reversed back into their original lots (original expiry)."""
+    for line in order.lines.all():
+        if not line.needs_shipping:
+            revoked = _revoke(line, reason)
+            if revoked < line.quantity:
+                raise Conflict(
+                    _("虚拟商品已使用，不能取消。"), code="vouchers_used", fields={"line": line.pk}
+                )
+    for line in order.lines.all():
+        item_quota_return(reference=line.stock_reference)
+    for line in sorted(order.lines.all(), key=lambda line: line.sku_id):
+        stock_return(
+            reference=line.stock_reference,
+            quantity=line.quantity,
+            return_reference=f"{line.stock_reference}:cancel",
+        )
+    if order.hold_id:
+        hold = Hold.objects.get(pk=order.hold_id)
+        if hold.settle_transaction_id and hold.status == Hold.Status.CAPTURED:
+            transaction_reverse(
+                transaction_id=hold.settle_transaction_id,
+                reference=f"order:{order.number}:refund",
+                reason=reason,
+            )
+
+
+def _revoke(line: OrderLine, reason: str) -> int:
+    try:
+        from jifen.vouchers.services import vouchers_revoke
+    except ImportError:
+        return line.quantity  # nothing was issued without the vouchers app
+    return vouchers_revoke(reference=line.stock_reference, quantity=line.quantity, reason=reason)
+
+
+def _after_commit_money(order: Order, *, was_paid: bool, reason: str) -> None:
+    """Close the unpaid payment, or refund the paid cash, once our locks are gone (payments
+    locks its own rows: never while we hold the order)."""
+    number, cash, payment_id = order.number, order.cash_total, order.paid_payment_id
+
+    def run():
+        try:
+            if was_paid and payment_id and cash > 0:
+                from jifen.payments.services import payment_refund
+
+                payment_refund(
+                    payment_id=payment_id,
+                    amount=cash,
+                    reference=f"order:{number}:cancel",
+                    reason=reason,
+                )
+            elif not was_paid and cash > 0:
+                from jifen.payments.services import payment_close
+
+                payment_close(purpose="order", reference=number)
+        except ImportError:
+            pass
+        except Exception:  # the order is cancelled; the money side is retried by payments
+            logger.exception("after-cancel payment step failed for order %s", number)
+
+    transaction.on_commit(run)
+
+
+@transaction.atomic
+def order_cancel(
+    *, order_id: int, by=None, actor_label: str = "member", reason: str = "", member_id=None
+) -> Order:
+    """Cancel an order before shipment; points, stock and quota come back at once.
+
+    pending_payment: hold released, reservations released, the payment closed (after
+    commit). paid (not yet shipped): vouchers revoked (Conflict `vouchers_used` if one was
+    used), stock returned, the capture reversed (the points go back to their lots with their
+    original expiry), the cash refunded through payments (after commit). With `member_id`,
+    only that member's order (NotFound otherwise). Cancelling a cancelled order returns it.
+    Conflict `invalid_transition` after shipment or completion (nothing changes).
+    """
+    order = _lock_order(order_id)
+    if member_id is not None and order.member_id != member_id:
+        raise NotFound(_("订单不存在。"), code="order_not_found")
+    reason = str(reason or "")[:200] or _("会员取消")
+    if order.status == Order.Status.CANCELLED:
+        return order
+    if Order.Status.CANCELLED not in TRANSITIONS[order.status]:
+        raise Conflict(
+            _("订单状态为“%(status)s”，不能取消。") % {"status": order.get_status_display()},
+            code="invalid_transition",
+            fields={"from": order.status, "to": Order.Status.CANCELLED},
+        )
+    was_paid = order.status == Order.Status.PAID
+    if was_paid:
+        _give_back_paid(order, reason)
+    else:
+        _give_back_unpaid(order, reason)
+    Order.objects.filter(pk=order.pk).update(cancel_reason=reason)
+    order = order_transition(
+        order_id=order.pk, to=Order.Status.CANCELLED, by=by, actor_label=actor_label, reason=reason
+    )
+    _after_commit_money(order, was_paid=was_paid, reason=reason)
+    return order
+
+
+def orders_expire_unpaid(*, now: dt.datetime | None = None, batch_size: int = 200) -> int:
+    """Cancel pending orders whose payment window has passed (reason "超时未支付"), each in
+    its own transaction, then close their payments after commit. Safe to run twice or beside
+    a payment callback: whichever locks the order first wins. Returns how many it cancelled."""
+    now = now or timezone.now()
+    ids = list(
+        Order.objects.filter(status=Order.Status.PENDING_PAYMENT, expires_at__lte=now)
+        .order_by("expires_at")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    cancelled = 0
+    for order_id in ids:
+        with transaction.atomic():
+            order = _lock_order(order_id)
+            if order.status != Order.Status.PENDING_PAYMENT or order.expires_at > now:
+                continue  # paid (or changed) meanwhile
+            order_cancel(order_id=order_id, actor_label="system", reason=_("超时未支付"))
+            cancelled += 1
+    return cancelled
+
+
+# --- after payment -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def order_change_address(*, order_id: int, member_id: int, address_id: int) -> Order:
+    """Replace the address snapshot of a member's physical order before shipment (pending or
+    paid), writing an event. Conflict `invalid_transition` once shipped; ValidationFailed
+    `no_shipping` for a virtual-only order."""
+    order = _lock_order(order_id)
+    if order.member_id != member_id:
+        raise NotFound(_("订单不存在。"), code="order_not_found")
+    if not order.needs_shipping:
+        raise ValidationFailed(_("该订单无需配送。"), code="no_shipping")
+    if order.status not in (Order.Status.PENDING_PAYMENT, Order.Status.PAID):
+        raise Conflict(
+            _("订单已发货，不能修改地址。"),
+            code="invalid_transition",
+            fields={"from": order.status},
+        )
+    snapshot = _address_snapshot(member_id, address_id)
+    Order.objects.filter(pk=order.pk).update(**snapshot, updated_at=timezone.now())
+    OrderEvent.objects.create(
+        order=order,
+        from_status=order.status,
+        to_status=order.status,
+        actor_id=member_id,
+        actor_label="member",
+        reason=_("修改收货地址：%(name)s %(region)s %(detail)s")
+        % {
+            "name": snapshot["ship_name"],
+            "region": snapshot["ship_region"],
+            "detail": snapshot["ship_detail"],
+        },
+    )
+    order.refresh_from_db()
+    return order
+
+
+@transaction.atomic
+def order_confirm_receipt(*, order_id: int, member_id: int) -> Order:
+    """The member confirms receipt: shipped or delivered → completed (a repeat returns the
+    completed order). Conflict `invalid_transition` before shipment."""
+    order = _lock_order(order_id)
+    if order.member_id != member_id:
+        raise NotFound(_("订单不存在。"), code="order_not_found")
+    if order.status not in (Order.Status.SHIPPED, Order.Status.DELIVERED, Order.Status.COMPLETED):
+        raise Conflict(
+            _("订单尚未发货。"), code="invalid_transition", fields={"from": order.status}
+        )
+    return order_transition(
+        order_id=order.pk,
+        to=Order.Status.COMPLETED,
+        by=order.member,
+        actor_label="member",
+        reason=_("确认收货"),
+    )
+
+
+def orders_auto_complete(*, now: dt.datetime | None = None, batch_size: int = 500) -> int:
+    """Complete shipped or delivered orders JIFEN_ORDER_AUTO_COMPLETE_DAYS after shipment,
+    each in its own transaction. Safe to run twice. Returns how many it completed."""
+    now = now or timezone.now()
+    due = now - dt.timedelta(days=conf.auto_complete_days())
+    ids = list(
+        Order.objects.filter(
+            status__in=(Order.Status.SHIPPED, Order.Status.DELIVERED), shipped_at__lte=due
+        ).values_list("pk", flat=True)[:batch_size]
+    )
+    done = 0
+    for order_id in ids:
+        try:
+            order_transition(
+                order_id=order_id,
+                to=Order.Status.COMPLETED,
+                actor_label="system",
+                reason=_("超时自动确认收货"),
+            )
+        except Conflict:
+            continue
+        done += 1
+    return done

@@ -1,0 +1,301 @@
+"""Member pages of the mall's cart, checkout and orders (thin: parse, call, render)."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from jifen.catalog.selectors import member_balance
+from jifen.core.errors import DomainError, NotFound
+from jifen.members.models import Address
+from jifen.orders import selectors, services
+from jifen.orders.models import Order
+
+PAGE_SIZE = 10
+STATUS_TABS = [
+    ("", _("全部")),
+    (Order.Status.PENDING_PAYMENT, Order.Status.PENDING_PAYMENT.label),
+    (Order.Status.PAID, Order.Status.PAID.label),
+    (Order.Status.SHIPPED, Order.Status.SHIPPED.label),
+    (Order.Status.COMPLETED, Order.Status.COMPLETED.label),
+    (Order.Status.CANCELLED, Order.Status.CANCELLED.label),
+]
+
+
+def _int(value) -> int | None:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _safe_next(request, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
+        return target
+    return default
+
+
+# --- cart --------------------------------------------------------------------------------------
+
+
+@login_required
+def cart_page(request):
+    cart = selectors.cart_get(member_id=request.user.pk)
+    return render(
+        request,
+        "orders/cart.html",
+        {"cart": cart, "balance": member_balance(request.user.pk), "nav": "mall"},
+    )
+
+
+@login_required
+@require_POST
+def cart_add(request):
+    sku_id, quantity = _int(request.POST.get("sku")), _int(request.POST.get("quantity") or 1)
+    try:
+        services.cart_add(member_id=request.user.pk, sku_id=sku_id, quantity=quantity)
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect(_safe_next(request, reverse("orders:cart")))
+    messages.success(request, _("已加入购物车。"))
+    return redirect(_safe_next(request, reverse("orders:cart")))
+
+
+@login_required
+@require_POST
+def buy_now(request):
+    """ "立即兑换": straight to checkout with this one line (the cart is left alone)."""
+    sku_id, quantity = _int(request.POST.get("sku")), _int(request.POST.get("quantity") or 1)
+    if not sku_id or not quantity:
+        messages.error(request, _("请选择规格和数量。"))
+        return redirect(_safe_next(request, reverse("catalog:home")))
+    return redirect(f"{reverse('orders:checkout')}?{urlencode({'sku': sku_id, 'qty': quantity})}")
+
+
+@login_required
+@require_POST
+def cart_line_update(request, line_id: int):
+    try:
+        services.cart_line_update(
+            member_id=request.user.pk, line_id=line_id, quantity=_int(request.POST.get("quantity"))
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+    return redirect("orders:cart")
+
+
+@login_required
+@require_POST
+def cart_line_remove(request, line_id: int):
+    try:
+        services.cart_line_remove(member_id=request.user.pk, line_id=line_id)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("已从购物车移除。"))
+    return redirect("orders:cart")
+
+
+# --- checkout ----------------------------------------------------------------------------------
+
+
+def _checkout_lines(request, data) -> tuple[list[tuple[int, int]], bool]:
+    """(lines, from_cart): one buy-now line (?sku=&qty=), posted lines, or the cart's
+    orderable lines."""
+    if data.get("sku"):
+        return [(_int(data.get("sku")), _int(data.get("qty") or 1))], False
+    posted = data.getlist("line") if hasattr(data, "getlist") else []
+    if posted:
+        lines = []
+        for value in posted:
+            sku, _sep, qty = str(value).partition(":")
+            lines.append((_int(sku), _int(qty)))
+        return lines, data.get("from_cart") == "1"
+    cart = selectors.cart_get(member_id=request.user.pk)
+    return [(row.sku.pk, row.line.quantity) for row in cart.orderable], True
+
+
+def _checkout_context(request, lines, from_cart, token, address_id=None, error=None):
+    quote, problem = None, error
+    try:
+        quote = selectors.checkout_quote(member_id=request.user.pk, lines=lines)
+    except DomainError as failure:
+        problem = problem or failure.message
+    addresses = list(Address.objects.filter(member_id=request.user.pk))
+    if address_id is None and addresses:
+        address_id = addresses[0].pk  # the default comes first
+    balance = member_balance(request.user.pk) or 0
+    return {
+        "quote": quote,
+        "error": problem,
+        "addresses": addresses,
+        "address_id": address_id,
+        "token": token,
+        "from_cart": from_cart,
+        "balance": balance,
+        "affordable": quote is not None and balance >= quote.points_total,
+        "line_values": [f"{sku}:{qty}" for sku, qty in lines if sku and qty],
+        "address_add_url": reverse("web:address_add"),
+        "nav": "mall",
+    }
+
+
+@login_required
+def checkout(request):
+    if request.method == "POST":
+        lines, from_cart = _checkout_lines(request, request.POST)
+        token = str(request.POST.get("token") or "")[:64]
+        address_id = _int(request.POST.get("address_id"))
+        try:
+            order = services.order_place(
+                member_id=request.user.pk,
+                lines=lines,
+                address_id=address_id,
+                checkout_token=token or None,
+                from_cart=from_cart,
+            )
+        except DomainError as error:
+            context = _checkout_context(request, lines, from_cart, token, address_id, error.message)
+            return render(request, "orders/checkout.html", context, status=400)
+        pay_url = selectors.order_pay_url(order)
+        if pay_url:
+            return redirect(pay_url)
+        messages.success(request, _("兑换成功！"))
+        return redirect("orders:detail", number=order.number)
+    lines, from_cart = _checkout_lines(request, request.GET)
+    if not lines:
+        messages.info(request, _("购物车是空的，先去挑选商品吧。"))
+        return redirect("orders:cart")
+    context = _checkout_context(request, lines, from_cart, secrets.token_urlsafe(24))
+    return render(request, "orders/checkout.html", context)
+
+
+# --- orders ------------------------------------------------------------------------------------
+
+
+@login_required
+def order_list(request):
+    status = request.GET.get("status") or ""
+    if status not in Order.Status.values:
+        status = ""
+    orders = selectors.orders_for_member(member_id=request.user.pk, status=status or None)
+    page = Paginator(orders, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "orders/order_list.html",
+        {
+            "page": page,
+            "status": status,
+            "tabs": STATUS_TABS,
+            "counts": selectors.order_status_counts(member_id=request.user.pk),
+            "nav": "me",
+        },
+    )
+
+
+def _member_order(request, number: str) -> Order:
+    try:
+        return selectors.order_get_for_member(number=number, member_id=request.user.pk)
+    except NotFound as error:
+        raise Http404(error.message) from error
+
+
+@login_required
+def order_detail(request, number: str):
+    order = _member_order(request, number)
+    return render(
+        request,
+        "orders/order_detail.html",
+        {
+            "order": order,
+            "lines": list(order.lines.all()),
+            "events": list(order.events.select_related("actor").order_by("-created_at", "-pk")),
+            "pay_url": selectors.order_pay_url(order),
+            "addresses": list(Address.objects.filter(member_id=request.user.pk))
+            if order.needs_shipping and order.status in ("pending_payment", "paid")
+            else [],
+            "nav": "me",
+        },
+    )
+
+
+@login_required
+@require_POST
+def order_pay(request, number: str):
+    order = _member_order(request, number)
+    try:
+        services.order_payment_start(order=order)
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect("orders:detail", number=order.number)
+    pay_url = selectors.order_pay_url(order)
+    if not pay_url:
+        messages.error(request, _("该订单当前无需支付。"))
+        return redirect("orders:detail", number=order.number)
+    return redirect(pay_url)
+
+
+def _order_action(request, number: str, action, success: str):
+    order = _member_order(request, number)
+    try:
+        action(order)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, success)
+    return redirect("orders:detail", number=order.number)
+
+
+@login_required
+@require_POST
+def order_cancel(request, number: str):
+    reason = str(request.POST.get("reason") or "").strip()[:200]
+    return _order_action(
+        request,
+        number,
+        lambda order: services.order_cancel(
+            order_id=order.pk,
+            member_id=request.user.pk,
+            by=request.user,
+            actor_label="member",
+            reason=reason or _("会员取消"),
+        ),
+        _("订单已取消，积分和库存已退回。"),
+    )
+
+
+@login_required
+@require_POST
+def order_change_address(request, number: str):
+    return _order_action(
+        request,
+        number,
+        lambda order: services.order_change_address(
+            order_id=order.pk,
+            member_id=request.user.pk,
+            address_id=_int(request.POST.get("address_id")),
+        ),
+        _("收货地址已修改。"),
+    )
+
+
+@login_required
+@require_POST
+def order_confirm(request, number: str):
+    return _order_action(
+        request,
+        number,
+        lambda order: services.order_confirm_receipt(order_id=order.pk, member_id=request.user.pk),
+        _("已确认收货，感谢兑换！"),
+    )
