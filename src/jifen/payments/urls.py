@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from jifen.payments import views
 
 app_name = "payments"
-urlpatterns: list = []
+urlpatterns = [
+    path("sandbox/<str:token>/", views.sandbox_gateway, name="sandbox_gateway"),
+    path("callback/<slug:provider>/", views.provider_callback, name="callback"),
+]
