@@ -174,6 +174,10 @@ class Order(models.Model):
         return f"{self.ship_region} {self.ship_detail}".strip()
 
     @property
+    def points_discount(self) -> int:
+        return self.points_subtotal - self.points_total
+
+    @property
     def is_open_for_payment(self) -> bool:
         return self.status == self.Status.PENDING_PAYMENT
 
@@ -222,6 +226,12 @@ class OrderLine(models.Model):
     @property
     def needs_shipping(self) -> bool:
         return self.fulfilment == "shipping"
+
+    @property
+    def fulfilment_label(self) -> str:
+        from jifen.catalog.models import Item
+
+        return str(dict(Item.Fulfilment.choices).get(self.fulfilment, self.fulfilment))
 
 
 class OrderEvent(models.Model):

@@ -125,7 +125,7 @@ def _cart_id(member_id: int) -> int:
 
 def _cart_line(member_id: int, line_id) -> CartLine:
     line = None
-    if isinstance(line_id, int) and not isinstance(line_id, bool):
+    if isinstance(line_id, int) and not isinstance(line_id, bool) and 0 < line_id < 2**63:
         line = CartLine.objects.filter(pk=line_id, cart__member_id=member_id).first()
     if line is None:
         raise NotFound(_("购物车中没有这件商品。"), code="cart_line_not_found")
@@ -188,7 +188,7 @@ def _address_snapshot(member_id: int, address_id) -> dict:
             _("请选择收货地址。"), code="address_required", fields={"address_id": address_id}
         )
     address = None
-    if isinstance(address_id, int) and not isinstance(address_id, bool):
+    if isinstance(address_id, int) and not isinstance(address_id, bool) and 0 < address_id < 2**63:
         address = Address.objects.filter(pk=address_id, member_id=member_id).first()
     if address is None:
         raise NotFound(

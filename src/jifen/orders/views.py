@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from jifen.catalog.selectors import member_balance
 from jifen.core.errors import DomainError, NotFound
 from jifen.members.models import Address
-from jifen.orders import selectors, services
+from jifen.orders import conf, selectors, services
 from jifen.orders.models import Order
 
 PAGE_SIZE = 10
@@ -146,7 +146,8 @@ def _checkout_context(request, lines, from_cart, token, address_id=None, error=N
         "balance": balance,
         "affordable": quote is not None and balance >= quote.points_total,
         "line_values": [f"{sku}:{qty}" for sku, qty in lines if sku and qty],
-        "address_add_url": reverse("web:address_add"),
+        "address_add_url": f"{reverse('web:address_add')}",
+        "payment_minutes": conf.payment_minutes(),
         "nav": "mall",
     }
 
