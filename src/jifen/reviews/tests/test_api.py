@@ -18,7 +18,11 @@ def post(client, path, body):
 def approved(make_member, make_order, operator, goods):
     """Two approved reviews of the earbuds (5 with a photo, anonymous; 3) and a pending one."""
     reviews = []
-    for rating, anonymous, photos in ((5, True, [("a.png", png())]), (3, False, []), (1, False, [])):
+    for rating, anonymous, photos in (
+        (5, True, [("a.png", png())]),
+        (3, False, []),
+        (1, False, []),
+    ):
         owner = make_member(name="李雷雷")
         line = make_order(owner, skus=[goods["white"]]).lines.first()
         reviews.append(
