@@ -550,6 +550,22 @@ def vouchers_revoke(*, reference: str, quantity: int | None = None, reason: str)
     return revoked
 
 
+@transaction.atomic
+def voucher_revoke_one(*, voucher_id: int, reason: str, by=None) -> int:
+    """An operator voids one unused voucher; returns 1, or 0 when it is no longer unused
+    (used, expired, already void: nothing changes). NotFound `voucher_not_found`."""
+    voucher_id = _int_id(voucher_id, "voucher_id")
+    reason = _reason(reason)
+    if not MemberVoucher.objects.filter(pk=voucher_id).exists():
+        raise NotFound(_("卡券不存在。"), code="voucher_not_found")
+    label = getattr(by, "display_name", "") if by is not None else ""
+    return MemberVoucher.objects.filter(pk=voucher_id, status=MemberVoucher.Status.UNUSED).update(
+        status=MemberVoucher.Status.REVOKED,
+        revoked_at=timezone.now(),
+        revoke_reason=f"{reason}（{label}）"[:200] if label else reason,
+    )
+
+
 def _voucher_for_use(voucher_id, code) -> MemberVoucher:
     if (voucher_id is None) == (code is None):
         raise ValidationFailed(_("请提供券码。"), code="code_required", fields={"code": ""})
