@@ -118,3 +118,15 @@ def logged_in():
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _eager_tasks():
+    """Tasks (payments' refunds after commit) run inline, also on the PostgreSQL run."""
+    from jifen.config.celery import app
+
+    before = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = before

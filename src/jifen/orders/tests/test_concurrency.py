@@ -1,0 +1,140 @@
+"""Orders under real concurrency (PostgreSQL): the last unit, double submits, a timeout
+racing the payment callback."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from jifen.catalog import services as catalog_services
+from jifen.catalog.services import OutOfStock
+from jifen.core.errors import InsufficientPoints
+from jifen.ledger.services import points_earn
+from jifen.orders import services
+from jifen.orders.models import Order
+from jifen.orders.tests.helpers import balance, fake_payment, stock
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def test_200_members_buying_the_last_unit_make_one_order(mall, make_member, run_concurrently):
+    """200 members, 40 threads released at once, each placing 5 orders in a row (the
+    database's connection limit is shared, so not 200 connections)."""
+    members = []
+    for n in range(200):
+        m = make_member()
+        points_earn(member_id=m.pk, points=1000, source="test", reference=f"race:{n}")
+        members.append(m)
+    sku = mall.ebook_sku
+    # Leave exactly one unit.
+    catalog_services.stock_adjust(sku_id=sku.pk, delta=-49, reason="只剩最后一件")
+
+    def buy(i):
+        outcomes = []
+        for member in members[i * 5 : i * 5 + 5]:
+            try:
+                services.order_place(member_id=member.pk, lines=[(sku.pk, 1)])
+                outcomes.append(("ok", member.pk))
+            except OutOfStock:
+                outcomes.append(("out", member.pk))
+        return outcomes
+
+    results = run_concurrently(buy, 40)
+    assert all(status == "ok" for status, _ in results), results
+    outcomes = [o for _, value in results for o in value]
+    winners = [pk for outcome, pk in outcomes if outcome == "ok"]
+    assert len(winners) == 1 and len(outcomes) == 200
+    assert Order.objects.count() == 1
+    assert Order.objects.get().member_id == winners[0]
+    assert stock(sku) == {"reserved": 0, "sold": 1, "remaining": 0, "returned": 0}
+    for member in members:
+        expected = 700 if member.pk == winners[0] else 1000
+        assert balance(member) == {"available": expected, "pending": 0, "held": 0}
+
+
+def test_a_double_submit_at_once_makes_one_order(mall, rich, run_concurrently):
+    def submit(_i):
+        try:
+            return services.order_place(
+                member_id=rich.pk,
+                lines=[(mall.white.pk, 1)],
+                address_id=rich.address.pk,
+                checkout_token="double",
+            ).pk
+        except InsufficientPoints:
+            return "short"
+
+    results = run_concurrently(submit, 10)
+    assert {status for status, _ in results} == {"ok"}, results
+    assert len({value for _, value in results}) == 1
+    assert Order.objects.count() == 1
+    assert balance(rich) == {"available": 15000, "pending": 0, "held": 5000}
+    assert stock(mall.white) == {"reserved": 1, "sold": 0, "remaining": 9, "returned": 0}
+
+
+def _prepare_callback(order):
+    """The member paid on the sandbox gateway: its trade exists, the callback is yet to come.
+    Returns a function delivering that signed callback through payments (or, without the
+    payments app, calling order_payment_succeeded as payments would)."""
+    try:
+        from jifen.payments import services as payments
+        from jifen.payments.models import SandboxTrade
+        from jifen.payments.selectors import payment_for
+    except ImportError:
+        return lambda: services.order_payment_succeeded(fake_payment(order))
+    payment = payment_for(purpose="order", reference=order.number)
+    SandboxTrade.objects.create(
+        payment=payment,
+        trade_no=f"SBXTEST{order.pk}",
+        amount=payment.amount,
+        currency=payment.currency,
+    )
+    return lambda: payments.payment_callback_resend(payment_id=payment.pk)
+
+
+def test_a_timeout_racing_the_payment_callback_has_one_winner(mall, rich, run_concurrently):
+    orders = [
+        services.order_place(
+            member_id=rich.pk, lines=[(mall.white.pk, 1)], address_id=rich.address.pk
+        )
+        for _ in range(2)
+    ] + [
+        services.order_place(
+            member_id=rich.pk, lines=[(mall.black.pk, 1)], address_id=rich.address.pk
+        )
+        for _ in range(1)
+    ]
+    callbacks = [_prepare_callback(order) for order in orders]
+    Order.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+
+    def race(i):
+        if i % 2 == 0:
+            return services.orders_expire_unpaid()
+        return callbacks[i // 2]()
+
+    for _round in range(1):
+        run_concurrently(race, 2 * len(orders))
+    paid = Order.objects.filter(status="paid").count()
+    cancelled = Order.objects.filter(status="cancelled").count()
+    assert paid + cancelled == len(orders)
+    # Points and stock agree with whichever side won each order.
+    assert balance(rich) == {"available": 20000 - 5000 * paid, "pending": 0, "held": 0}
+    white = stock(mall.white)
+    black = stock(mall.black)
+    assert white["reserved"] == black["reserved"] == 0
+    assert white["sold"] + black["sold"] == paid
+    for order in Order.objects.filter(status="cancelled"):
+        assert order.cancel_reason == "超时未支付"
+        try:
+            from jifen.payments.selectors import payment_for
+        except ImportError:
+            continue
+        payment = payment_for(purpose="order", reference=order.number)
+        # Paid after the timeout: refunded in full; else closed before it was paid.
+        assert payment.status in ("closed", "refunded"), payment.status
+    for order in Order.objects.filter(status="paid"):
+        assert order.hold.status == "captured" and order.paid_payment_id is not None
+    assert Decimal(0) == sum(
+        (o.cash_total for o in Order.objects.filter(status="pending_payment")), Decimal(0)
+    )
