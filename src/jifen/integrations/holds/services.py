@@ -86,7 +86,8 @@ def hold_input_clean(raw: Any) -> dict:
     currency = raw.get("currency") or settings.JIFEN_CURRENCY
     if currency != settings.JIFEN_CURRENCY:
         errors["currency"] = f"only {settings.JIFEN_CURRENCY}"
-    if raw.get("member") in (None, "", {}):
+    member = raw.get("member")
+    if not member or not isinstance(member, str | dict):
         errors["member"] = "external_id, phone or member_number"
     if errors:
         raise _invalid(errors)
@@ -124,7 +125,10 @@ def integration_hold_create(
     insufficient_points), the order id already used otherwise (409 reference_conflict).
     """
     data = hold_input_clean(raw)
-    member = member_resolve(data["member"])
+    try:
+        member = member_resolve(data["member"])
+    except ValidationFailed as error:  # a malformed member reference: this API's own code
+        raise _invalid(error.fields) from None
     order_id, amount, points = data["order_id"], data["order_amount"], data["points"]
     existing = IntegrationHold.objects.filter(client=client, order_id=order_id).first()
     if existing is not None:
