@@ -167,6 +167,18 @@ def test_the_member_history_explains_hold_and_release(integration, shopper):
     ]
 
 
+def test_the_member_history_page_shows_the_checkout_and_its_expiry(integration, shopper):
+    from django.test import Client
+
+    hold, _created = _create(integration.obj, order_id="123")
+    integration_holds_expire(now=hold.expires_at)
+    browser = Client()
+    browser.force_login(shopper)
+    page = browser.get(reverse("web:history")).content.decode()
+    assert "商城外订单 #123 积分抵现 ¥5.00" in page
+    assert "商城外订单 #123 超时未支付，退回抵现积分" in page
+
+
 @pytest.mark.parametrize(
     ("changes", "status", "code"),
     [
