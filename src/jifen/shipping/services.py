@@ -147,7 +147,7 @@ def shipment_create(*, order_id: int, carrier_code: str, tracking_number: str, b
                 % {"number": order.number, "status": order.get_status_display()},
                 code="order_not_shippable",
             )
-        now = timezone.now()
+        now = timezone.now().replace(microsecond=0)  # carriers report whole seconds
         try:
             with transaction.atomic():
                 shipment = Shipment.objects.create(

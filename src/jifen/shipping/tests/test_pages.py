@@ -174,7 +174,18 @@ def test_bulk_upload_page(carriers, make_order, staff):
     assert template.content.decode("utf-8-sig").startswith("order_number,carrier,tracking_number")
 
 
-def test_simulate_action_on_the_shipment_page(carriers, order, operator, staff):
+@pytest.fixture
+def eager():
+    """Tasks inline, as without a broker (with REDIS_URL they would wait for a worker)."""
+    from jifen.config.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+def test_simulate_action_on_the_shipment_page(carriers, order, operator, staff, eager):
     shipment = services.shipment_create(
         order_id=order.pk, carrier_code="sandbox", tracking_number="SBX000001", by=operator
     )
