@@ -726,8 +726,11 @@ def _refund_cash(aftersale: AfterSale) -> None:
         )
         aftersale.cash_refund_error = error.message[:300]
         return
+    # Outside a transaction the refund carries the provider's answer; a refusal is final
+    # for this reference, so it is shown to operators (who settle it with the provider).
+    failure = getattr(refund, "failure", "") if getattr(refund, "status", "") == "failed" else ""
     AfterSale.objects.filter(pk=aftersale.pk, cash_refund_id__isnull=True).update(
-        cash_refund_id=refund.pk, cash_refunded_at=timezone.now(), cash_refund_error=""
+        cash_refund_id=refund.pk, cash_refunded_at=timezone.now(), cash_refund_error=failure[:300]
     )
     aftersale.refresh_from_db()
 
