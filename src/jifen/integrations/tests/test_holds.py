@@ -450,3 +450,29 @@ def test_admin_lists_filters_and_searches_holds(admin_client, integration, shopp
     assert f"integration:{integration.obj.pk}:hold:SO-991" in detail.content.decode()
     add = admin_client.get(reverse("admin:integrations_integrationhold_add"))
     assert add.status_code == 403
+
+
+def test_the_demo_makes_one_hold_of_each_status_and_loads_again(integration, shopper):
+    from jifen.integrations.holds.demo import load_demo_holds
+
+    assert load_demo_holds(client=integration.obj, member=shopper, log=lambda line: None) == 4
+    before = _state(shopper)
+    assert load_demo_holds(client=integration.obj, member=shopper, log=lambda line: None) == 4
+    assert _state(shopper) == before
+    statuses = dict(IntegrationHold.objects.values_list("order_id", "status"))
+    assert statuses == {
+        "W20261101-0001": "captured",
+        "W20261102-0002": "released",
+        "W20261103-0003": "expired",
+        "W20261104-0004": "held",
+    }
+    # Half of what each order allows when it is made, of 5000: ¥128.00 → 2560 / 2 = 1280;
+    # ¥59.90 → 1198 / 2; ¥88.00 → 1760 / 2; ¥256.00 → the 2840 left (3720 − 880 held) / 2.
+    points = dict(IntegrationHold.objects.values_list("order_id", "points"))
+    assert points == {
+        "W20261101-0001": 1280,
+        "W20261102-0002": 599,
+        "W20261103-0003": 880,
+        "W20261104-0004": 1420,
+    }
+    assert _wallet(shopper) == {"available": 5000 - 1280 - 1420, "pending": 0, "held": 1420}
