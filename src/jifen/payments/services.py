@@ -389,7 +389,9 @@ def _refund_in_full_after_commit(payment: Payment, *, reason: str) -> None:
     from jifen.payments.tasks import payment_refund_full_task
 
     payment_id = payment.pk
-    transaction.on_commit(lambda: payment_refund_full_task.delay(payment_id, reason))
+    # robust: a failure here must not turn the committed payment into an error reply; the
+    # retry job (refunds_retry_pending_task) finds refused money that was not refunded.
+    transaction.on_commit(lambda: payment_refund_full_task.delay(payment_id, reason), robust=True)
 
 
 def payment_refund_full(*, payment_id: int, reason: str) -> Refund:
@@ -453,7 +455,7 @@ def payment_refund(*, payment_id: int, amount, reference: str, reason: str) -> R
             ) from None
         return existing
     refund_id = refund.pk
-    transaction.on_commit(lambda: refund_submit(refund_id=refund_id))
+    transaction.on_commit(lambda: refund_submit(refund_id=refund_id), robust=True)
     refund.refresh_from_db()
     return refund
 
@@ -526,6 +528,34 @@ def refund_submit(*, refund_id: int) -> Refund:
     return refund
 
 
+def refunds_retry(*, before: dt.datetime, limit: int = 500) -> int:
+    """Finish what commits left behind, for refunds started before `before`: submit pending
+    refunds again (the gateways dedupe by reference), and start the full refund of money
+    that on_paid refused or that reached a closed payment. Returns how many it touched."""
+    touched = 0
+    pending = Refund.objects.filter(status=Refund.Status.PENDING, created_at__lt=before)
+    for pk in pending.values_list("pk", flat=True)[:limit]:
+        touched += refund_submit(refund_id=pk).status != Refund.Status.PENDING
+    refused = (
+        PaymentCallback.objects.filter(
+            result__in=[
+                PaymentCallback.Result.PAID_REJECTED,
+                PaymentCallback.Result.PAID_AFTER_CLOSE,
+            ],
+            received_at__lt=before,
+            payment__refunded_amount=0,
+            payment__status=Payment.Status.PAID,
+        )
+        .values_list("payment_id", "payment__number")
+        .distinct()
+    )
+    for payment_id, number in refused[:limit]:
+        if not Refund.objects.filter(reference=f"{number}:full").exists():
+            payment_refund_full(payment_id=payment_id, reason=_("订单已关闭"))
+            touched += 1
+    return touched
+
+
 # --- the sandbox gateway's side ---------------------------------------------------------------
 
 
@@ -580,4 +610,4 @@ def payment_callback_resend(*, payment_id: int) -> SandboxTrade:
 def _send_sandbox_callback_after_commit(trade_id: int) -> None:
     from jifen.payments.tasks import sandbox_callback_task
 
-    transaction.on_commit(lambda: sandbox_callback_task.delay(trade_id))
+    transaction.on_commit(lambda: sandbox_callback_task.delay(trade_id), robust=True)

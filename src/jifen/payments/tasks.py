@@ -73,11 +73,9 @@ def payment_refund_full_task(payment_id: int, reason: str) -> str:
 
 @shared_task
 def refunds_retry_pending_task(older_than_minutes: int = 10) -> int:
-    from jifen.payments.models import Refund
-    from jifen.payments.services import refund_submit
+    """Submit refunds left pending again, and refund money refused by on_paid or paid to a
+    closed payment whose full refund never started (a crash between commit and queueing)."""
+    from jifen.payments.services import refunds_retry
 
     cutoff = timezone.now() - dt.timedelta(minutes=older_than_minutes)
-    ids = Refund.objects.filter(status=Refund.Status.PENDING, created_at__lt=cutoff).values_list(
-        "pk", flat=True
-    )[:500]
-    return sum(refund_submit(refund_id=pk).status != Refund.Status.PENDING for pk in ids)
+    return refunds_retry(before=cutoff)

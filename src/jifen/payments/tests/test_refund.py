@@ -139,3 +139,36 @@ def test_refund_inside_a_transaction_is_submitted_after_commit(paid):
     paid.refresh_from_db()
     assert paid.refunded_amount == Decimal("1.00")
     assert SandboxTrade.objects.get().refunded_amount == Decimal("0.00")
+
+
+def test_retry_job_refunds_refused_money_whose_refund_never_started(
+    start_payment, purpose, django_capture_on_commit_callbacks, monkeypatch
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from jifen.payments import tasks
+
+    payment = start_payment(amount=Decimal("6.00"))
+    purpose.accept = False
+    # The process died between the commit and queueing the refund.
+    monkeypatch.setattr(tasks.payment_refund_full_task, "delay", lambda *args: None)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.sandbox_trade_confirm(payment_number=payment.number)
+    payment.refresh_from_db()
+    assert (payment.status, Refund.objects.count()) == (Payment.Status.PAID, 0)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        touched = services.refunds_retry(before=timezone.now() + dt.timedelta(seconds=1))
+    again = services.refunds_retry(before=timezone.now() + dt.timedelta(seconds=1))
+
+    payment.refresh_from_db()
+    assert (touched, again) == (1, 0)
+    assert payment.status == Payment.Status.REFUNDED
+    refund = Refund.objects.get()
+    assert (refund.amount, refund.status, refund.reason) == (
+        Decimal("6.00"),
+        Refund.Status.SUCCEEDED,
+        "订单已关闭",
+    )
