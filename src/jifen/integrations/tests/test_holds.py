@@ -476,3 +476,24 @@ def test_the_demo_makes_one_hold_of_each_status_and_loads_again(integration, sho
         "W20261104-0004": 1420,
     }
     assert _wallet(shopper) == {"available": 5000 - 1280 - 1420, "pending": 0, "held": 1420}
+
+
+def test_the_verification_check_finds_a_hold_that_disagrees_with_the_ledger(integration, shopper):
+    from jifen.integrations.holds.verification import check_integration_holds
+    from jifen.ledger.verification import Report
+
+    held, _c = _create(integration.obj, order_id="a")
+    released, _c = _create(integration.obj, order_id="b")
+    integration_hold_release(client=integration.obj, hold_id=released.pk)
+    stale, _c = _create(integration.obj, order_id="c")
+    integration_holds_expire(now=stale.expires_at)
+    report = Report()
+    check_integration_holds(report)
+    assert (report.violations, report.summary["integration_holds"]) == ([], 3)
+    IntegrationHold.objects.filter(pk=held.pk).update(status="captured")
+    report = Report()
+    check_integration_holds(report)
+    assert [(v.invariant, v.subject) for v in report.violations] == [
+        ("H1", f"integration hold {held.pk} (a)")
+    ]
+    IntegrationHold.objects.filter(pk=held.pk).update(status="held")  # leave the books right
