@@ -93,12 +93,9 @@ class CodeImportForm(forms.Form):
         return cleaned
 
 
-class ThresholdForm(BaseDialogForm):
-    low_pool_threshold = forms.IntegerField(
-        label=gettext_lazy("低库存提醒"),
-        min_value=0,
-        max_value=1_000_000,
-        widget=UnfoldAdminTextInputWidget,
+class RevokeForm(BaseDialogForm):
+    reason = forms.CharField(
+        label=gettext_lazy("原因"), max_length=200, widget=UnfoldAdminTextInputWidget
     )
 
 
@@ -254,6 +251,33 @@ class PoolCodeAdmin(ReadOnlyAdmin):
     ordering = ("-pk",)
     fields = ("pool", "masked_code", "status", "voucher_link", "code_import", "issued_at")
     readonly_fields = fields
+    actions_detail = ["void"]
+
+    def has_void_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.is_active and request.user.has_perm("vouchers.change_poolcode")
+
+    @action(
+        description=gettext_lazy("作废卡密"),
+        icon="block",
+        permissions=["void"],
+        variant=ActionVariant.DANGER,
+        dialog={
+            "title": gettext_lazy("作废卡密"),
+            "description": gettext_lazy("未发放的卡密移出卡密池，库存减 1。"),
+            "form_class": RevokeForm,
+            "form_submit_text": gettext_lazy("确认作废"),
+        },
+    )
+    def void(self, request: HttpRequest, form, object_id) -> HttpResponse:
+        try:
+            services.pool_code_void(
+                code_id=int(object_id), reason=form.cleaned_data["reason"], by=request.user
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("卡密已作废，库存减 1。"))
+        return _back(request, reverse("admin:vouchers_poolcode_change", args=[object_id]))
 
     @display(description=gettext_lazy("卡密"))
     def masked_code(self, obj: PoolCode) -> str:
@@ -284,12 +308,6 @@ class CodeImportAdmin(ReadOnlyAdmin):
 
 
 # --- member vouchers --------------------------------------------------------------------------
-
-
-class RevokeForm(BaseDialogForm):
-    reason = forms.CharField(
-        label=gettext_lazy("原因"), max_length=200, widget=UnfoldAdminTextInputWidget
-    )
 
 
 class UseForm(BaseDialogForm):

@@ -295,6 +295,40 @@ def code_pool_import(*, sku_id: int, csv_file=None, text: str | None = None, by=
     return record
 
 
+@transaction.atomic
+def pool_code_void(*, code_id: int, reason: str, by=None) -> PoolCode:
+    """Take a bad code (the supplier withdrew it) out of its pool: available → revoked, the
+    pool's count and the SKU's stock each one less (`stock_adjust(-1)`, reference
+    "poolcode-void:<id>"). Idempotent: a void code is returned as it is. Conflict
+    `code_issued` for an issued code (void its voucher instead); OutOfStock when every
+    unit is reserved by checkouts (nothing changes)."""
+    code_id = _int_id(code_id, "code_id")
+    reason = _reason(reason)
+    code = PoolCode.objects.select_related("pool").filter(pk=code_id).first()
+    if code is None:
+        raise NotFound(_("卡密不存在。"), code="code_not_found")
+    moved = PoolCode.objects.filter(pk=code_id, status=PoolCode.Status.AVAILABLE).update(
+        status=PoolCode.Status.REVOKED
+    )
+    if not moved:
+        code.refresh_from_db()
+        if code.status == PoolCode.Status.REVOKED:
+            return code
+        raise Conflict(_("该卡密已发放，请作废对应的会员卡券。"), code="code_issued")
+    CodePool.objects.filter(pk=code.pool_id, available__gte=1).update(available=F("available") - 1)
+    catalog_services.stock_adjust(
+        sku_id=code.pool.sku_id,
+        delta=-1,
+        kind="adjusted",
+        reason=_("作废卡密：%(reason)s") % {"reason": reason},
+        reference=f"poolcode-void:{code_id}",
+        by=by if by is not None and getattr(by, "pk", None) else None,
+    )
+    _low_pool_check(code.pool_id)
+    code.refresh_from_db()
+    return code
+
+
 def _low_pool_check(pool_id: int) -> None:
     """Open an alert when available codes are at or below the threshold and none is open;
     resolve the open one when they are above it again. One open alert per pool (partial

@@ -142,3 +142,17 @@ def test_plain_staff_cannot_import(goods, make_member):
     response = client.post(f"/admin/vouchers/codepool/{pool.pk}/import/", {"text": "A\n"})
     assert response.status_code == 403
     assert CodePool.objects.get().available == 0
+
+
+def test_void_code_action(goods, boss):
+    services.code_pool_import(sku_id=goods.card_sku.pk, text="A1\nB2\n")
+    code = CodePool.objects.get().codes.get(code="A1")
+    response = boss.post(
+        f"/admin/vouchers/poolcode/{code.pk}/void/",
+        {"reason": "供应商作废", "_form_submitted": "on"},
+    )
+    assert response.status_code == 302
+    code.refresh_from_db()
+    assert code.status == "revoked"
+    assert Sku.objects.get(pk=goods.card_sku.pk).remaining == 1
+    assert boss.get(f"/admin/vouchers/poolcode/{code.pk}/change/").status_code == 200

@@ -141,3 +141,76 @@ def test_verification_sees_a_tampered_pool(goods):
         f"I4 code pool {goods.card_sku.code_pool.pk}: available 5 != available codes 2"
     ]
     CodePool.objects.update(available=2)
+
+
+def test_void_an_available_code(goods, member, operator):
+    services.code_pool_import(sku_id=goods.card_sku.pk, text="A1\nB2\n")
+    code = PoolCode.objects.get(code="A1")
+    voided = services.pool_code_void(code_id=code.pk, reason="供应商作废", by=operator)
+    assert voided.status == "revoked"
+    assert CodePool.objects.get().available == 1
+    assert _remaining(goods.card_sku) == (2, 1)
+    movement = StockMovement.objects.get(kind="adjusted")
+    assert (movement.quantity, movement.reference, movement.reason) == (
+        -1,
+        f"poolcode-void:{code.pk}",
+        "作废卡密：供应商作废",
+    )
+    assert services.pool_code_void(code_id=code.pk, reason="again").status == "revoked"
+    assert _remaining(goods.card_sku) == (2, 1)
+    (voucher,) = services.vouchers_issue(
+        member_id=member.pk,
+        order_line_id=None,
+        item_id=goods.card.pk,
+        sku_id=goods.card_sku.pk,
+        quantity=1,
+        reference="r",
+    )
+    assert voucher.code == "B2"  # never the void one
+    from jifen.core.errors import Conflict
+
+    with pytest.raises(Conflict) as error:
+        services.pool_code_void(code_id=PoolCode.objects.get(code="B2").pk, reason="x")
+    assert error.value.code == "code_issued"
+
+
+def test_void_refused_when_every_unit_is_reserved(goods):
+    from jifen.catalog import services as catalog_services
+    from jifen.catalog.services import OutOfStock
+
+    services.code_pool_import(sku_id=goods.card_sku.pk, text="A1\n")
+    catalog_services.stock_reserve(sku_id=goods.card_sku.pk, quantity=1, reference="cart")
+    with pytest.raises(OutOfStock):
+        services.pool_code_void(code_id=PoolCode.objects.get().pk, reason="x")
+    assert PoolCode.objects.get().status == "available"
+    assert CodePool.objects.get().available == 1
+
+
+def test_low_pool_is_logged_after_commit(goods, caplog, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.code_pool_save(sku_id=goods.card_sku.pk, low_pool_threshold=1)
+    assert "Low code pool" in caplog.text and "has 0 codes left (threshold 1)" in caplog.text
+
+
+def test_expire_task(goods, member):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from jifen.vouchers.models import MemberVoucher
+    from jifen.vouchers.tasks import vouchers_expire_task
+
+    services.vouchers_issue(
+        member_id=member.pk,
+        order_line_id=None,
+        item_id=goods.coupon.pk,
+        sku_id=goods.coupon_sku.pk,
+        quantity=1,
+        reference="r",
+    )
+    MemberVoucher.objects.update(
+        valid_from=timezone.now() - dt.timedelta(days=2),
+        valid_until=timezone.now() - dt.timedelta(days=1),
+    )
+    assert vouchers_expire_task.delay().get() == 1
+    assert MemberVoucher.objects.get().status == "expired"
