@@ -223,6 +223,29 @@ UNFOLD = {
                     _item(_("低库存提醒"), "warning", "catalog_lowstockalert"),
                 ],
             },
+            {
+                "title": _("订单与支付"),
+                "collapsible": True,
+                "items": [
+                    _item(_("兑换订单"), "receipt_long", "orders_order"),
+                    _item(_("支付单"), "payments", "payments_payment"),
+                    _item(_("退款"), "currency_exchange", "payments_refund"),
+                    _item(_("支付回调"), "webhook", "payments_paymentcallback"),
+                    _item(_("沙箱交易"), "science", "payments_sandboxtrade"),
+                ],
+            },
+            {
+                "title": _("评价"),
+                "collapsible": True,
+                "items": [
+                    {
+                        **_item(_("评价审核"), "rate_review", "reviews_review"),
+                        "badge": "jifen.reviews.admin.pending_badge",
+                        "badge_variant": "warning",
+                    },
+                    _item(_("商品评分"), "star", "reviews_itemrating"),
+                ],
+            },
         ],
     },
 }

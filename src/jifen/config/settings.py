@@ -179,6 +179,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "jifen.tiers.tasks.tiers_daily_task",
         "schedule": crontab(hour=0, minute=30),
     },
+    # The mall: unpaid orders time out, shipped ones complete by themselves, refunds that a
+    # gateway left pending are retried.
+    "orders-expire-unpaid": {
+        "task": "jifen.orders.tasks.orders_expire_unpaid_task",
+        "schedule": 60.0,
+    },
+    "orders-auto-complete": {
+        "task": "jifen.orders.tasks.orders_auto_complete_task",
+        "schedule": 3600.0,
+    },
+    "payments-refunds-retry": {
+        "task": "jifen.payments.tasks.refunds_retry_pending_task",
+        "schedule": 600.0,
+    },
 }
 
 # A batch of 1,000 integration events with their lines fits in 10 MiB.
@@ -316,6 +330,21 @@ JIFEN_CODE_MAX_FAILURES_PER_MEMBER = env_int("JIFEN_CODE_MAX_FAILURES_PER_MEMBER
 JIFEN_CODE_MAX_FAILURES_PER_IP = env_int("JIFEN_CODE_MAX_FAILURES_PER_IP", 30)
 JIFEN_CODE_FAILURE_WINDOW = env_int("JIFEN_CODE_FAILURE_WINDOW", 3600)
 JIFEN_SITE_NAME = os.environ.get("JIFEN_SITE_NAME", "积分商城")
+
+# --- Mall: orders, payments, reviews (docs/mall.md, docs/payments.md, docs/reviews.md) -------
+JIFEN_ORDER_PAYMENT_MINUTES = env_int("JIFEN_ORDER_PAYMENT_MINUTES", 30)
+JIFEN_ORDER_RESERVATION_MARGIN_MINUTES = env_int("JIFEN_ORDER_RESERVATION_MARGIN_MINUTES", 15)
+JIFEN_ORDER_AUTO_COMPLETE_DAYS = env_int("JIFEN_ORDER_AUTO_COMPLETE_DAYS", 10)
+JIFEN_SHIPPING_FEE = os.environ.get("JIFEN_SHIPPING_FEE", "10.00")
+JIFEN_FREE_SHIPPING_OVER = os.environ.get("JIFEN_FREE_SHIPPING_OVER", "99.00")
+# "sandbox" is the built-in gateway simulator (not a real gateway); real providers are
+# registered by name in JIFEN_PAYMENT_PROVIDERS (name -> dotted class path).
+JIFEN_PAYMENT_PROVIDER = os.environ.get("JIFEN_PAYMENT_PROVIDER", "sandbox")
+JIFEN_PAYMENT_PROVIDERS: dict[str, str] = {}
+JIFEN_SANDBOX_PAY_KEY = os.environ.get("JIFEN_SANDBOX_PAY_KEY", "")
+# The public address of this site, for callbacks that a worker sends back to it.
+JIFEN_SITE_URL = os.environ.get("JIFEN_SITE_URL", "http://127.0.0.1:8000")
+JIFEN_REVIEWS_PREMODERATED = env_bool("JIFEN_REVIEWS_PREMODERATED", True)
 
 # The back-office theme (django-unfold) is configured by the back-office app.
 from jifen.backoffice.unfold_config import UNFOLD  # noqa: E402,F401

@@ -51,6 +51,7 @@ def load_demo_extras(*, log: Callable[[str], None] = print) -> list[str]:
     _tiers(log)
     lines += _product_codes(log)
     _catalog(log)
+    _mall(log)
     return lines
 
 
@@ -249,3 +250,21 @@ def _catalog(log) -> None:
         log(f"catalog demo not loaded: {error}")
         raise
     log("mall catalog loaded")
+
+
+def _mall(log) -> None:
+    """Code pools, then orders in every status, then what happens to orders afterwards:
+    shipments and deliveries, after-sales (one ends refunded), reviews of received goods.
+    Each loader goes through its app's services and skips what an earlier run made."""
+    from jifen.aftersales.demo import load_aftersales_demo
+    from jifen.orders.demo import load_orders_demo
+    from jifen.reviews.demo import load_reviews_demo
+    from jifen.shipping.demo import load_shipping_demo
+    from jifen.vouchers.demo import load_vouchers_demo
+
+    pools = load_vouchers_demo()
+    log(f"code pools: {len(pools)}")
+    load_orders_demo(log=log)
+    load_shipping_demo(log=log)
+    load_aftersales_demo(log=log)
+    load_reviews_demo(log=log)

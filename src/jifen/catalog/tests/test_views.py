@@ -50,7 +50,7 @@ def test_item_page(catalog, member, logged_in):
     assert "无线蓝牙耳机" in page
     assert "¥9.90" in page and "¥299.00" in page
     assert "每单限兑 2 件" in page and "每人限兑 5 件" in page
-    assert "即将开放" in page and "disabled" in page
+    assert "加入购物车" in page and "立即兑换" in page and "data-redeem-form" in page
     assert 'id="sku-data"' in page
     assert 'data-spec="颜色"' in page
     assert f'name="target" value="item:{catalog.earbuds.pk}"' in page  # the share box
