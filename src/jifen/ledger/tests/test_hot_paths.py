@@ -1,0 +1,179 @@
+"""The load benchmark's two requests: what they write, and how many statements they take.
+
+On PostgreSQL the earn (an operator's adjustment) and the transfer run as a few hand-written
+statements (docs/adr/0005-posting-statements.md); elsewhere through the ORM. These tests
+run on both and must see the same rows.
+"""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.db.models import F
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from jifen.ledger.models import Account, Adjustment, Entry, Lot, LotMovement, Transaction
+from jifen.ledger.selectors import points_summary
+from jifen.ledger.services import (
+    adjustment_request,
+    balances_of,
+    points_earn,
+    points_transfer,
+    transaction_reverse,
+)
+from jifen.members.tokens import token_issue
+
+pytestmark = pytest.mark.django_db
+D = dt.date
+
+
+def bearer(user) -> Client:
+    return Client(headers={"Authorization": f"Bearer {token_issue(user=user).token}"})
+
+
+def test_transfer_takes_from_more_than_one_batch_of_lots(make_member):
+    """25 lots of 2 points (the lots are read 20 at a time): soonest-expiring first."""
+    a, b = make_member(), make_member()
+    for n in range(25):
+        points_earn(
+            member_id=a.pk,
+            points=2,
+            source="purchase",
+            reference=f"e{n}",
+            expires_on=D(2099, 1, 1) + dt.timedelta(days=24 - n),  # the last earned first
+        )
+    points_earn(member_id=a.pk, points=5, source="purchase", reference="forever")
+    Lot.objects.filter(transaction__reference="forever").update(expires_on=None)
+
+    txn = points_transfer(sender_id=a.pk, recipient_id=b.pk, points=47, reference="t")
+
+    assert balances_of(a.pk)["available"] == 8
+    assert balances_of(b.pk)["available"] == 47
+    # The sender keeps part of the 24th-soonest lot, the latest one and the never-expiring 5.
+    left = list(
+        Lot.objects.filter(member_id=a.pk, remaining__gt=0)
+        .order_by(F("expires_on").asc(nulls_last=True))
+        .values_list("expires_on", "remaining")
+    )
+    assert left == [(D(2099, 1, 24), 1), (D(2099, 1, 25), 2), (None, 5)]
+    received = list(
+        Lot.objects.filter(member_id=b.pk)
+        .order_by("expires_on")
+        .values_list("expires_on", "amount", "remaining", "status")
+    )
+    assert received == [
+        (D(2099, 1, 1) + dt.timedelta(days=d), 2, 2, "available") for d in range(23)
+    ] + [(D(2099, 1, 24), 1, 1, "available")]
+    movements = LotMovement.objects.filter(transaction=txn)
+    assert sorted(m.amount for m in movements if m.amount < 0) == [-2] * 23 + [-1]
+    assert sum(m.amount for m in movements) == 0
+    assert list(
+        Entry.objects.filter(transaction=txn).order_by("pk").values_list("member_id", "amount")
+    ) == [(a.pk, -47), (b.pk, 47)]
+    assert txn.details == {"note": "", "points": 47}
+
+
+def test_transfer_of_never_expiring_points_and_its_reversal(make_member):
+    a, b = make_member(), make_member()
+    points_earn(member_id=a.pk, points=100, source="purchase", reference="e")
+    Lot.objects.filter(member_id=a.pk).update(expires_on=None)
+
+    txn = points_transfer(sender_id=a.pk, recipient_id=b.pk, points=30, reference="t")
+    assert list(Lot.objects.filter(member_id=b.pk).values_list("expires_on", "remaining")) == [
+        (None, 30)
+    ]
+    transaction_reverse(transaction_id=txn.pk, reference="r")
+    assert balances_of(a.pk)["available"] == 100
+    assert balances_of(b.pk)["available"] == 0
+
+
+def test_adjustment_applied_at_once_writes_the_posting_and_its_row(make_member, operator):
+    member = make_member()
+    adjustment = adjustment_request(
+        member_id=member.pk, points=70, reason="补偿", reference="adj-1", requested_by=operator
+    )
+
+    stored = Adjustment.objects.get()
+    assert (adjustment.pk, adjustment.status, adjustment.transaction_id) == (
+        stored.pk,
+        "applied",
+        stored.transaction_id,
+    )
+    assert (stored.member_id, stored.points, stored.reason, stored.requested_by_id) == (
+        member.pk,
+        70,
+        "补偿",
+        operator.pk,
+    )
+    txn = Transaction.objects.get(pk=stored.transaction_id)
+    assert (txn.kind, txn.reference, txn.explanation, txn.details, txn.created_by_id) == (
+        "adjust",
+        "adjustment:adj-1",
+        "补偿",
+        {"adjustment": "adj-1"},
+        operator.pk,
+    )
+    lot = Lot.objects.get(transaction=txn)
+    assert (lot.amount, lot.remaining, lot.status) == (70, 70, "available")
+    assert list(LotMovement.objects.filter(transaction=txn).values_list("lot_id", "amount")) == [
+        (lot.pk, 70)
+    ]
+    assert balances_of(member.pk)["available"] == 70
+    # The same call again: the first adjustment, nothing posted twice.
+    again = adjustment_request(
+        member_id=member.pk, points=70, reason="补偿", reference="adj-1", requested_by=operator
+    )
+    assert again.pk == stored.pk
+    assert Transaction.objects.filter(kind="adjust").count() == 1
+
+
+def test_points_summary_after_a_transfer(make_member):
+    a, b = make_member(), make_member()
+    points_earn(
+        member_id=a.pk, points=100, source="purchase", reference="e1", expires_on=D(2099, 1, 1)
+    )
+    points_earn(
+        member_id=a.pk, points=50, source="purchase", reference="e2", expires_on=D(2099, 1, 1)
+    )
+    points_transfer(sender_id=a.pk, recipient_id=b.pk, points=120, reference="t")
+    assert points_summary(member_id=a.pk) == {
+        "available": 30,
+        "pending": 0,
+        "held": 0,
+        "debt": 0,
+        "next_expiry": {"points": 30, "date": D(2099, 1, 1)},
+    }
+    assert Account.objects.get(member_id=a.pk).available == 30
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # commits, so the system account id is cached
+def test_statements_per_benchmark_request(make_member, operator):
+    """A regression guard for docs/performance.md: earn 5 statements, transfer 9."""
+    a, b = make_member(), make_member()
+    points_earn(member_id=a.pk, points=1000, source="purchase", reference="seed")
+    as_operator, as_member = bearer(operator), bearer(a)
+    # The system account is created by the first adjustment ever, then cached per process
+    # once committed.
+    adjustment_request(
+        member_id=a.pk, points=1, reason="first", reference="first", requested_by=operator
+    )
+
+    with CaptureQueriesContext(connection) as earn:
+        response = as_operator.post(
+            "/api/v1/admin/adjustments",
+            {"member": b.member_number, "points": 10, "reason": "bench"},
+            content_type="application/json",
+        )
+    assert response.status_code == 201
+    with CaptureQueriesContext(connection) as transfer:
+        response = as_member.post(
+            "/api/v1/me/transfers",
+            {"to": b.member_number, "points": 10, "note": ""},
+            content_type="application/json",
+        )
+    assert response.status_code == 201
+    assert response.json()["balance"]["available"] == 991
+    assert len(earn) == 5, "\n".join(q["sql"][:90] for q in earn.captured_queries)
+    assert len(transfer) == 9, [q["sql"][:80] for q in transfer.captured_queries]
