@@ -121,7 +121,7 @@ class AfterSaleAdmin(ModelAdmin):
         "order_link",
         "member_column",
         "kind",
-        "status_label",
+        "status",
         "reason",
         "reason_text",
         "photo_thumbs",
@@ -231,7 +231,7 @@ class AfterSaleAdmin(ModelAdmin):
             aftersale.status == S.APPROVED and aftersale.kind == AfterSale.Kind.REFUND_ONLY
         ):
             wanted = {"refund_now"}
-        return [a for a in actions if a.action_name in wanted]
+        return [a for a in actions if a.path in wanted]
 
     def _run(self, request: HttpRequest, object_id, call, success: str) -> HttpResponse:
         try:

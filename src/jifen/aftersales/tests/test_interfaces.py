@@ -258,6 +258,11 @@ def test_admin_queue_and_detail_render(rich, shop, make_order, boss, media):
         response = boss.get(path)
         assert response.status_code == 200, path
         assert a.photos.get().thumbnail.url in response.content.decode()
+    detail = boss.get(f"/admin/aftersales/aftersale/{a.pk}/change/").content.decode()
+    assert f"/admin/aftersales/aftersale/{a.pk}/approve/" in detail
+    assert f"/admin/aftersales/aftersale/{a.pk}/reject/" in detail
+    assert f"/admin/aftersales/aftersale/{a.pk}/refund_now/" not in detail
+    assert "待审核" in detail
 
 
 def test_admin_actions_go_through_the_services(rich, shop, make_order, boss, provider):
