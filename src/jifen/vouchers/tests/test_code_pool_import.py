@@ -212,5 +212,5 @@ def test_expire_task(goods, member):
         valid_from=timezone.now() - dt.timedelta(days=2),
         valid_until=timezone.now() - dt.timedelta(days=1),
     )
-    assert vouchers_expire_task.delay().get() == 1
+    assert vouchers_expire_task.apply().get() == 1
     assert MemberVoucher.objects.get().status == "expired"
