@@ -161,6 +161,7 @@ UNFOLD = {
                     _item(_("消费记录"), "shopping_bag", "integrations_purchase"),
                     _item(_("退款记录"), "assignment_return", "integrations_refund"),
                     _item(_("自定义行为"), "bolt", "integrations_customaction"),
+                    _item(_("积分抵现"), "point_of_sale", "integrations_integrationhold"),
                 ],
             },
             {
@@ -228,6 +229,14 @@ UNFOLD = {
                 "collapsible": True,
                 "items": [
                     _item(_("兑换订单"), "receipt_long", "orders_order"),
+                    {
+                        **_item(_("待发货"), "local_shipping", "shipping_ordertoship"),
+                        "badge": "jifen.shipping.admin.to_ship_badge",
+                        "badge_variant": "warning",
+                    },
+                    _item(_("发货单"), "package_2", "shipping_shipment"),
+                    _item(_("批量发货记录"), "upload_file", "shipping_bulkshipimport"),
+                    _item(_("承运商"), "airport_shuttle", "shipping_carrier"),
                     _item(_("支付单"), "payments", "payments_payment"),
                     _item(_("退款"), "currency_exchange", "payments_refund"),
                     _item(_("支付回调"), "webhook", "payments_paymentcallback"),

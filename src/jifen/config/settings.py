@@ -189,6 +189,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "jifen.orders.tasks.orders_auto_complete_task",
         "schedule": 3600.0,
     },
+    "integration-holds-expire": {
+        "task": "jifen.integrations.tasks.integration_holds_expire_task",
+        "schedule": 60.0,
+    },
     "payments-refunds-retry": {
         "task": "jifen.payments.tasks.refunds_retry_pending_task",
         "schedule": 600.0,
@@ -316,6 +320,12 @@ JIFEN_SERVE_MEDIA = env_bool("JIFEN_SERVE_MEDIA", False)
 # and what a refund does when the points it takes back were spent: "debt" or "available".
 JIFEN_INTEGRATION_KEY = os.environ.get("JIFEN_INTEGRATION_KEY", "")
 JIFEN_REFUND_SHORTFALL = os.environ.get("JIFEN_REFUND_SHORTFALL", "debt")
+# Points as cash in the enterprise's own checkout (docs/integration.md §5): 100 积分 = ¥1, at
+# most 20% of an order, at least 100 points per use; a hold lives 30 minutes unless captured.
+JIFEN_POINTS_PER_YUAN = env_int("JIFEN_POINTS_PER_YUAN", 100)
+JIFEN_POINTS_CASH_MAX_SHARE = os.environ.get("JIFEN_POINTS_CASH_MAX_SHARE", "0.20")
+JIFEN_POINTS_CASH_MIN_POINTS = env_int("JIFEN_POINTS_CASH_MIN_POINTS", 100)
+JIFEN_POINTS_CASH_HOLD_MINUTES = env_int("JIFEN_POINTS_CASH_HOLD_MINUTES", 30)
 # Tiers: rolling qualification window, time to the next review, notice before a downgrade,
 # and the downgrade policy ("one_level" or "qualified").
 JIFEN_TIER_WINDOW_MONTHS = env_int("JIFEN_TIER_WINDOW_MONTHS", 12)

@@ -140,6 +140,9 @@ def _integration(demo: User, log) -> list[str]:
         except DomainError as error:  # the demo shows what works; say what did not
             log(f"demo event {raw['event_id']} refused: {error.code}: {error.message}")
     log(f"integration client {client.name}: events {client.events.count()}")
+    from jifen.integrations.holds.demo import load_demo_holds
+
+    load_demo_holds(client=client, member=demo, log=log)  # points as cash, one per status
     return lines
 
 

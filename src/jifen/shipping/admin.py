@@ -552,3 +552,9 @@ class BulkShipImportAdmin(ReadOnlyAdmin):
         from django.template.loader import render_to_string
 
         return render_to_string("shipping/admin/_results.html", {"result": obj})
+
+
+def to_ship_badge(request: HttpRequest) -> str | None:
+    """The sidebar badge of 待发货: paid orders with goods still to send, or nothing."""
+    count = selectors.orders_to_ship().count()
+    return str(count) if count else None
