@@ -18,6 +18,8 @@
 #                     (default "server_side_binding=true&prepare_threshold=1": server-side
 #                     parameters and prepared statements; set it empty to measure without)
 #   BENCH_PROFILE     1 = run the transfer measurement again under py-spy (writes var/bench/)
+#   DB_CONN_HEALTH_CHECKS  passed through to the app server (default on, as in production:
+#                     a `SELECT 1` when a request first uses its persistent connection)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -100,7 +102,7 @@ APP_ENV=(
   SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0 SECURE_HSTS_SECONDS=0
   ALLOWED_HOSTS="127.0.0.1,localhost" LOG_LEVEL=WARNING
   JIFEN_TRANSFER_DAILY_LIMIT=1000000000 JIFEN_TRANSFER_MIN=1
-  DB_CONN_MAX_AGE=600 JIFEN_TESTING=0
+  DB_CONN_MAX_AGE=600 DB_CONN_HEALTH_CHECKS="${DB_CONN_HEALTH_CHECKS:-1}" JIFEN_TESTING=0
 )
 env "${APP_ENV[@]}" "$BIN/jifen" migrate --noinput -v0
 env "${APP_ENV[@]}" "$BIN/jifen" bench-setup --members "$MEMBERS" --tokens-file "$TOKENS"
@@ -204,6 +206,11 @@ for workers in $WORKERS_LIST; do
     BEST_EARN_LINE=$(grep RESULT <<<"$earn") BEST_TRANSFER_LINE=$(grep RESULT <<<"$transfer")
   fi
 done
+
+# The steadier figure on a shared machine: statements and app CPU per request, in-process.
+log "in-process: statements and app CPU per request (bench/measure.py, 300 requests each)"
+env "${APP_ENV[@]}" DATABASE_URL="$SERVE_URL" BENCH_TOKENS="$TOKENS" \
+  "$BIN/python" -W ignore bench/measure.py 300 || FAILED=1
 
 log "ledger verification on $DB_NAME"
 env "${APP_ENV[@]}" "$BIN/jifen" verify-ledger || FAILED=1

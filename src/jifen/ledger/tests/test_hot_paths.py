@@ -22,6 +22,7 @@ from jifen.ledger.services import (
     points_transfer,
     transaction_reverse,
 )
+from jifen.members.models import User
 from jifen.members.tokens import token_issue
 
 pytestmark = pytest.mark.django_db
@@ -177,3 +178,35 @@ def test_statements_per_benchmark_request(make_member, operator):
     assert response.json()["balance"]["available"] == 991
     assert len(earn) == 5, "\n".join(q["sql"][:90] for q in earn.captured_queries)
     assert len(transfer) == 9, [q["sql"][:80] for q in transfer.captured_queries]
+
+
+def test_a_phone_wins_over_a_member_number_with_the_same_digits(make_member, operator):
+    by_phone, by_number = make_member(), make_member(email="n@example.com", phone=None)
+    User.objects.filter(pk=by_number.pk).update(member_number=by_phone.phone)
+    response = bearer(operator).post(
+        "/api/v1/admin/adjustments",
+        {"member": f" {by_phone.phone} ", "points": 5, "reason": "补偿"},
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    assert Adjustment.objects.get().member_id == by_phone.pk
+    assert balances_of(by_number.pk)["available"] == 0
+
+
+def test_a_member_number_names_its_member(make_member, operator):
+    member = make_member(email="m@example.com", phone=None)
+    response = bearer(operator).post(
+        "/api/v1/admin/adjustments",
+        {"member": member.member_number, "points": 5, "reason": "补偿"},
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    assert response.json()["member_number"] == member.member_number
+    assert balances_of(member.pk)["available"] == 5
+    unknown = bearer(operator).post(
+        "/api/v1/admin/adjustments",
+        {"member": "99999999999", "points": 5, "reason": "补偿"},
+        content_type="application/json",
+    )
+    assert unknown.status_code == 404
+    assert Adjustment.objects.count() == 1
