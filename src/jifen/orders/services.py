@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from jifen.catalog.models import Sku
+from jifen.catalog.models import Item, Sku
 from jifen.catalog.services import (
     item_quota_return,
     item_quota_take,
@@ -495,6 +495,10 @@ def _give_back_paid(order: Order, reason: str) -> None:
     for line in order.lines.all():
         item_quota_return(reference=line.stock_reference)
     for line in sorted(order.lines.all(), key=lambda line: line.sku_id):
+        if line.fulfilment == Item.Fulfilment.CODE:
+            # A pool code the member has seen is spent even when voided: putting the unit
+            # back on sale would sell a unit with no code behind it. It stays sold.
+            continue
         stock_return(
             reference=line.stock_reference,
             quantity=line.quantity,

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from jifen.catalog import services as catalog_services
 from jifen.catalog.models import StockReservation
 from jifen.catalog.services import OutOfStock
 from jifen.core.errors import Conflict, InsufficientPoints, NotFound, ValidationFailed
@@ -536,3 +537,28 @@ def test_cart_add_update_remove(mall, rich, make_member):
     from jifen.orders.selectors import cart_count
 
     assert cart_count(member_id=rich.pk) == 0
+
+
+def test_cancel_a_paid_order_keeps_card_code_units_sold(mall, rich, settings):
+    """A card code the member has seen is spent even when voided, so its unit is not put
+    back on sale (it would be a unit without a code); the goods' unit is."""
+    from jifen.vouchers.models import MemberVoucher
+    from jifen.vouchers.services import code_pool_import
+
+    free_shipping(settings)
+    card = catalog_services.item_save(
+        kind="virtual", fulfilment="code", name="视频会员月卡", category_id=mall.category.pk
+    )
+    card_sku = catalog_services.sku_create(item_id=card.pk, points=100, stock_initial=0)
+    code_pool_import(sku_id=card_sku.pk, text="CARD-0001\nCARD-0002")
+    order = place(rich, [(mall.mug_sku.pk, 1), (card_sku.pk, 1)])
+    assert fresh(order).status == PAID
+    assert MemberVoucher.objects.filter(member=rich, status="unused").count() == 1
+
+    services.order_cancel(order_id=order.pk, member_id=rich.pk, reason="买错了")
+
+    assert fresh(order).status == S.CANCELLED
+    assert balance(rich) == {"available": 20000, "pending": 0, "held": 0}
+    assert MemberVoucher.objects.get(member=rich).status == "revoked"
+    assert stock(card_sku) == {"reserved": 0, "sold": 1, "remaining": 1, "returned": 0}
+    assert stock(mall.mug_sku) == {"reserved": 0, "sold": 1, "remaining": 3, "returned": 1}
