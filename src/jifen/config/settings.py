@@ -193,6 +193,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "jifen.integrations.tasks.integration_holds_expire_task",
         "schedule": 60.0,
     },
+    "vouchers-expire": {"task": "jifen.vouchers.tasks.vouchers_expire_task", "schedule": 3600.0},
     "payments-refunds-retry": {
         "task": "jifen.payments.tasks.refunds_retry_pending_task",
         "schedule": 600.0,
