@@ -1,6 +1,7 @@
-"""Demo after-sales, on the demo's received orders (jifen.orders / jifen.shipping demos run
-first): one return request waiting for an operator (with a generated photo), one refund-only
-approved and refunded in full (so an order in status "refunded" exists), one rejected.
+"""Demo after-sales, on the demo's orders (jifen.orders / jifen.shipping demos run first):
+one refund-only approved and refunded in full (so an order in status "refunded" exists), one
+return request waiting for an operator (with a generated photo; a refund-only request when no
+shipped order is left), one rejected.
 
 Everything goes through the services. Each demo after-sale has its own request reference,
 looked up first, so running `load_aftersales_demo()` again finds them and changes nothing.
@@ -15,8 +16,10 @@ from jifen.aftersales import services
 from jifen.aftersales.models import OPEN_STATUSES, AfterSale, AfterSaleLine
 from jifen.core.errors import DomainError
 
-# (reference, kind, reason, text, outcome)
+# (reference, kind, reason, text, outcome), the refunded one first: the demo needs an order
+# in status "refunded" more than it needs the others.
 PLAN = [
+    ("demo:aftersale:refunded", "refund_only", "not_as_described", "颜色与图片不符。", "refunded"),
     (
         "demo:aftersale:requested",
         "return_refund",
@@ -24,9 +27,15 @@ PLAN = [
         "外包装破损，杯口有缺口。",
         "requested",
     ),
-    ("demo:aftersale:refunded", "refund_only", "not_as_described", "颜色与图片不符。", "refunded"),
     ("demo:aftersale:rejected", "refund_only", "not_wanted", "不想要了。", "rejected"),
 ]
+# Which orders each outcome may use, best first. A refund changes the order's status, so it
+# takes a received order; a request or a rejection leaves the order as it is.
+SOURCES = {
+    "refunded": ("delivered", "completed", "shipped"),
+    "requested": ("delivered", "completed", "shipped", "paid"),
+    "rejected": ("delivered", "completed", "shipped", "paid"),
+}
 
 
 def _photo(name: str, seed: int) -> bytes:
@@ -46,18 +55,35 @@ def _operator():
 
 
 def _candidates():
-    """Received orders with no after-sale yet, newest first (the oldest are the reviews
-    demo's), still inside the after-sales window."""
+    """Eligible orders with no after-sale yet, newest first (the oldest are the reviews
+    demo's)."""
     from jifen.orders.models import Order
 
     taken = AfterSaleLine.objects.values_list("order_line__order_id", flat=True)
     orders = (
-        Order.objects.filter(status__in=(Order.Status.DELIVERED, Order.Status.COMPLETED))
+        Order.objects.filter(status__in=services.ELIGIBLE_ORDER_STATUSES)
         .exclude(pk__in=taken)
         .prefetch_related("lines")
         .order_by("-pk")
     )
-    return [o for o in orders[:50] if services.order_aftersale_window_open(o)]
+    return [o for o in orders[:100] if services.order_aftersale_window_open(o)]
+
+
+def _pick(candidates, outcome: str, kind: str):
+    """(order, kind) for an outcome: a return needs shipped goods, else it becomes a
+    refund-only request."""
+    for status in SOURCES[outcome]:
+        for order in candidates:
+            if order.status != status:
+                continue
+            shipped = status != "paid"
+            physical = any(line.fulfilment == "shipping" for line in order.lines.all())
+            if kind == "return_refund" and not (shipped and physical):
+                continue
+            return order, kind
+    if kind == "return_refund":
+        return _pick(candidates, outcome, "refund_only")
+    return None, kind
 
 
 def load_aftersales_demo(*, log: Callable[[str], None] = print) -> list[AfterSale]:
@@ -72,17 +98,9 @@ def load_aftersales_demo(*, log: Callable[[str], None] = print) -> list[AfterSal
             if aftersale is None:
                 if candidates is None:
                     candidates = _candidates()
-                order = next(
-                    (
-                        o
-                        for o in candidates
-                        if kind == "refund_only"
-                        or any(line.fulfilment == "shipping" for line in o.lines.all())
-                    ),
-                    None,
-                )
+                order, kind = _pick(candidates, outcome, kind)
                 if order is None:
-                    log(f"aftersales demo: no received order left for {outcome}")
+                    log(f"aftersales demo: no order left for {outcome}")
                     continue
                 candidates.remove(order)
                 lines = [

@@ -15,9 +15,9 @@ def test_demo_makes_three_aftersales_once(
     earn(member, 20_000, "e1", dt.date(2099, 12, 31))
     orders = [make_order(member, [(shop.mug_sku, 1)]) for _ in range(4)]
     made = load_aftersales_demo(log=lambda _m: None)
-    assert [a.status for a in made] == ["requested", "refunded", "rejected"]
-    assert made[0].photos.count() == 1 and made[0].kind == "return_refund"
-    refunded_order = made[1].order
+    assert [a.status for a in made] == ["refunded", "requested", "rejected"]
+    assert made[1].photos.count() == 1 and made[1].kind == "return_refund"
+    refunded_order = made[0].order
     refunded_order.refresh_from_db()
     assert refunded_order.status == "refunded"
     assert len({a.order_id for a in made}) == 3
@@ -33,4 +33,4 @@ def test_demo_makes_three_aftersales_once(
 def test_demo_without_orders_logs_and_makes_nothing(db):
     lines = []
     assert load_aftersales_demo(log=lines.append) == []
-    assert "no received order" in lines[0]
+    assert "no order left" in lines[0]
