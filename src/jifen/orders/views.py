@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from jifen.catalog.selectors import member_balance
@@ -23,7 +24,7 @@ from jifen.orders.models import Order
 
 PAGE_SIZE = 10
 STATUS_TABS = [
-    ("", _("全部")),
+    ("", gettext_lazy("全部")),
     (Order.Status.PENDING_PAYMENT, Order.Status.PENDING_PAYMENT.label),
     (Order.Status.PAID, Order.Status.PAID.label),
     (Order.Status.SHIPPED, Order.Status.SHIPPED.label),
@@ -92,6 +93,8 @@ def cart_line_update(request, line_id: int):
         )
     except DomainError as error:
         messages.error(request, error.message)
+    else:
+        messages.success(request, _("数量已更新。"))
     return redirect("orders:cart")
 
 
@@ -126,6 +129,24 @@ def _checkout_lines(request, data) -> tuple[list[tuple[int, int]], bool]:
     return [(row.sku.pk, row.line.quantity) for row in cart.orderable], True
 
 
+def _checkout_blocked(quote, affordable: bool, balance: int, addresses) -> str:
+    """Why the order cannot be placed as it stands ("" when it can), shown under the
+    disabled button."""
+    if quote is None:
+        return ""
+    if not affordable:
+        return _("积分不足：还差 %(n)s 积分。") % {"n": f"{quote.points_total - balance:,}"}
+    if quote.needs_shipping and not addresses:
+        return _("请先添加收货地址。")
+    return ""
+
+
+def _tier_name(member_id: int) -> str:
+    from jifen.tiers.selectors import member_tier_name
+
+    return member_tier_name(member_id)
+
+
 def _checkout_context(request, lines, from_cart, token, address_id=None, error=None):
     quote, problem = None, error
     try:
@@ -136,6 +157,7 @@ def _checkout_context(request, lines, from_cart, token, address_id=None, error=N
     if address_id is None and addresses:
         address_id = addresses[0].pk  # the default comes first
     balance = member_balance(request.user.pk) or 0
+    affordable = quote is not None and balance >= quote.points_total
     return {
         "quote": quote,
         "error": problem,
@@ -144,7 +166,10 @@ def _checkout_context(request, lines, from_cart, token, address_id=None, error=N
         "token": token,
         "from_cart": from_cart,
         "balance": balance,
-        "affordable": quote is not None and balance >= quote.points_total,
+        "affordable": affordable,
+        "blocked": _checkout_blocked(quote, affordable, balance, addresses),
+        "tier_name": _tier_name(request.user.pk) if quote and quote.points_discount else "",
+        "free_shipping_over": conf.free_shipping_over(),
         "line_values": [f"{sku}:{qty}" for sku, qty in lines if sku and qty],
         "address_add_url": f"{reverse('web:address_add')}",
         "payment_minutes": conf.payment_minutes(),
@@ -190,7 +215,9 @@ def order_list(request):
     status = request.GET.get("status") or ""
     if status not in Order.Status.values:
         status = ""
-    orders = selectors.orders_for_member(member_id=request.user.pk, status=status or None)
+    orders = selectors.orders_for_member(
+        member_id=request.user.pk, status=status or None
+    ).prefetch_related("lines__item__images")
     page = Paginator(orders, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -198,6 +225,7 @@ def order_list(request):
         {
             "page": page,
             "status": status,
+            "status_label": Order.Status(status).label if status else "",
             "tabs": STATUS_TABS,
             "counts": selectors.order_status_counts(member_id=request.user.pk),
             "nav": "me",
@@ -212,6 +240,68 @@ def _member_order(request, number: str) -> Order:
         raise Http404(error.message) from error
 
 
+ACTORS = {
+    "member": gettext_lazy("我"),
+    "system": gettext_lazy("系统"),
+    "payment": gettext_lazy("支付"),
+    "carrier": gettext_lazy("物流"),
+}
+
+
+def _actor(label: str) -> str:
+    """Who did it, as the member reads it: an operator's name shows as 客服."""
+    if not label:
+        return ""
+    return str(ACTORS.get(label, _("客服")))
+
+
+def _timeline(order: Order) -> list[dict]:
+    """The order's events, newest first, each with a title (the status it reached; the
+    first one is 提交订单), who did it and the reason when it says more than the title."""
+    rows = []
+    for event in order.events.order_by("-created_at", "-pk"):
+        if not event.from_status:
+            title = _("提交订单")
+        elif event.from_status != event.to_status:
+            title = event.to_status_display
+        else:
+            title = _("订单更新")
+        note = event.reason if event.reason and event.reason != title else ""
+        rows.append(
+            {"event": event, "title": title, "actor": _actor(event.actor_label), "note": note}
+        )
+    return rows
+
+
+def _steps(order: Order) -> list[dict]:
+    """The progress bar: submitted → paid → (shipped →) completed, with the time of each
+    step reached. Empty for cancelled and refunded orders (the hero explains those)."""
+    if order.status in (Order.Status.CANCELLED, Order.Status.REFUNDED):
+        return []
+    steps = [
+        {"label": _("提交订单"), "at": order.created_at},
+        {"label": _("支付"), "at": order.paid_at},
+    ]
+    if order.needs_shipping:
+        steps.append({"label": _("发货"), "at": order.shipped_at})
+        steps.append({"label": _("完成"), "at": order.completed_at})
+    else:
+        steps.append({"label": _("发放卡券"), "at": order.completed_at})
+    reached = [n for n, step in enumerate(steps) if step["at"]]
+    if reached:
+        steps[reached[-1]]["current"] = True
+    return steps
+
+
+def _cancel_note(order: Order) -> str:
+    """Why there is no 取消订单 button, for the orders that had one before."""
+    if order.status in (Order.Status.SHIPPED, Order.Status.DELIVERED):
+        return _("已发货的订单不能取消；收货后如有问题可申请售后。")
+    if order.status == Order.Status.PAID and not order.needs_shipping:
+        return _("虚拟商品发放后不能取消。")
+    return ""
+
+
 @login_required
 def order_detail(request, number: str):
     order = _member_order(request, number)
@@ -220,8 +310,10 @@ def order_detail(request, number: str):
         "orders/order_detail.html",
         {
             "order": order,
-            "lines": list(order.lines.all()),
-            "events": list(order.events.select_related("actor").order_by("-created_at", "-pk")),
+            "lines": list(order.lines.select_related("item")),
+            "timeline": _timeline(order),
+            "steps": _steps(order),
+            "cancel_note": _cancel_note(order),
             "pay_url": selectors.order_pay_url(order),
             "addresses": list(Address.objects.filter(member_id=request.user.pk))
             if order.needs_shipping and order.status in ("pending_payment", "paid")
