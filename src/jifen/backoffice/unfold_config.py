@@ -245,6 +245,11 @@ UNFOLD = {
                     _item(_("发货单"), "package_2", "shipping_shipment"),
                     _item(_("批量发货记录"), "upload_file", "shipping_bulkshipimport"),
                     _item(_("承运商"), "airport_shuttle", "shipping_carrier"),
+                    {
+                        **_item(_("售后"), "assignment_return", "aftersales_aftersale"),
+                        "badge": "jifen.aftersales.admin.queue_badge",
+                        "badge_variant": "warning",
+                    },
                     _item(_("支付单"), "payments", "payments_payment"),
                     _item(_("退款"), "currency_exchange", "payments_refund"),
                     _item(_("支付回调"), "webhook", "payments_paymentcallback"),

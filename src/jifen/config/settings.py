@@ -356,6 +356,8 @@ JIFEN_SANDBOX_PAY_KEY = os.environ.get("JIFEN_SANDBOX_PAY_KEY", "")
 # The public address of this site, for callbacks that a worker sends back to it.
 JIFEN_SITE_URL = os.environ.get("JIFEN_SITE_URL", "http://127.0.0.1:8000")
 JIFEN_REVIEWS_PREMODERATED = env_bool("JIFEN_REVIEWS_PREMODERATED", True)
+# After-sales may be requested up to N days after delivery (or completion).
+JIFEN_AFTERSALE_DAYS = env_int("JIFEN_AFTERSALE_DAYS", 15)
 
 # The back-office theme (django-unfold) is configured by the back-office app.
 from jifen.backoffice.unfold_config import UNFOLD  # noqa: E402,F401

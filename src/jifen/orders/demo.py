@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 
 from django.db.models import Q
+from django.utils import timezone
 
 from jifen.catalog.models import Item, Sku
 from jifen.core.errors import DomainError
@@ -19,14 +20,22 @@ from jifen.orders.models import Order
 logger = logging.getLogger(__name__)
 
 
-def _sku(query: Q) -> Sku | None:
-    return (
+def _skus(query: Q) -> list[Sku]:
+    """Orderable SKUs for everyone (rank 0, on the shelf now), cheapest first."""
+    now = timezone.now()
+    return list(
         Sku.objects.filter(query, is_active=True, remaining__gte=3, item__is_active=True)
-        .filter(item__min_tier_rank=0, item__on_shelf_at__isnull=True)
+        .filter(item__min_tier_rank=0)
+        .filter(Q(item__on_shelf_at__isnull=True) | Q(item__on_shelf_at__lte=now))
+        .filter(Q(item__off_shelf_at__isnull=True) | Q(item__off_shelf_at__gt=now))
         .select_related("item")
         .order_by("points", "pk")
-        .first()
     )
+
+
+def _sku(query: Q) -> Sku | None:
+    skus = _skus(query)
+    return skus[0] if skus else None
 
 
 def _pay_in_sandbox(order: Order) -> bool:
@@ -104,5 +113,68 @@ def load_orders_demo(*, phone: str | None = None, log: Callable[[str], None] = p
             made += 1
         except DomainError as error:  # a demo catalog without stock or prices: skip it
             logger.warning("orders demo %s skipped: %s", token, error.message)
-    log(f"orders demo: {Order.objects.filter(member=member).count()} orders of the demo member")
+    made += _other_members_orders(exclude=member.pk)
+    log(
+        f"orders demo: {Order.objects.filter(member=member).count()} orders of the demo member, "
+        f"{Order.objects.exclude(member=member).count()} of other members"
+    )
+    return made
+
+
+OTHER_MEMBERS = 8
+
+
+def _other_members_orders(*, exclude: int) -> int:
+    """One physical order each for a few other demo members (paid, through the sandbox when
+    there is cash), so that the back-office has orders to ship and the shipping, after-sales
+    and review demos have goods on their way and received."""
+    from jifen.members.services import address_create
+
+    goods = _skus(Q(item__kind=Item.Kind.PHYSICAL))
+    members = list(
+        User.objects.filter(is_staff=False, is_active=True, closed_at__isnull=True)
+        .exclude(pk=exclude)
+        .filter(phone__isnull=False)
+        .exclude(phone="")
+        .order_by("pk")[:OTHER_MEMBERS]
+    )
+    made = 0
+    for i, other in enumerate(members):
+        if not goods:
+            break
+        sku = goods[i % len(goods)]
+        points_earn(
+            member_id=other.pk,
+            points=20000,
+            source="demo",
+            reference=f"demo:mall:{other.pk}",
+            explanation="演示：兑换订单积分",
+        )
+        address = Address.objects.filter(member=other).order_by("-is_default", "pk").first()
+        if address is None:
+            address = address_create(
+                member=other,
+                data={
+                    "recipient": other.display_name[:20] or "会员",
+                    "phone": other.phone,
+                    "province": "上海市",
+                    "city": "上海市",
+                    "district": "静安区",
+                    "detail": f"南京西路 {100 + i} 号",
+                    "is_default": True,
+                },
+            )
+        try:
+            order = services.order_place(
+                member_id=other.pk,
+                lines=[(sku.pk, 1)],
+                address_id=address.pk,
+                checkout_token=f"demo:member:{other.pk}",
+                return_url="/mall/orders/",
+            )
+            if order.status == Order.Status.PENDING_PAYMENT:
+                _pay_in_sandbox(order)
+            made += 1
+        except DomainError as error:
+            logger.warning("orders demo for member %s skipped: %s", other.pk, error.message)
     return made

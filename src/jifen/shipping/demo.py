@@ -1,11 +1,12 @@
 """Demo data for shipping: the carriers, and some of the demo's paid orders shipped.
 
 `load_shipping_demo()` runs after the orders demo (jifen.orders.demo). It takes the first
-five paid orders with physical goods (by id, so the same orders every run), ships four —
-one by the sandbox carrier, delivered through three signed sandbox callbacks; one by the
-sandbox carrier left in transit; one by 顺丰 with an in-transit event from a signed callback;
-one by 中通 just shipped — and leaves the fifth waiting in 待发货. Every step goes through
-the services and is idempotent, so running it again changes nothing.
+seven paid orders with physical goods (by id, so the same orders every run), ships six —
+three by the sandbox carrier, delivered through signed sandbox callbacks (the after-sales
+and review demos use them); one by the sandbox carrier left in transit; one by 顺丰 with an
+in-transit event from a signed callback; one by 中通 just shipped — and leaves the seventh
+waiting in 待发货. Every step goes through the services and is idempotent, so running it
+again changes nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from django.db.models import Q
 from django.utils import timezone
 
 from jifen.core.errors import DomainError
@@ -31,6 +33,8 @@ DEMO_CARRIERS = [
 
 # For the first orders in turn: (carrier, tracking prefix, how far it goes)
 DEMO_PLAN = [
+    ("sandbox", "SBX", "delivered"),
+    ("sandbox", "SBX", "delivered"),
     ("sandbox", "SBX", "delivered"),
     ("sandbox", "SBX", "in_transit"),
     ("sf", "SF", "in_transit"),
@@ -67,8 +71,11 @@ def load_shipping_demo(*, log: Callable[[str], None] = print) -> list[Shipment]:
             code=code, name=name, tracking_url_template=url, is_sandbox=sandbox, sort_order=order
         )
     operator = _operator()
+    # Orders this demo shipped before, then paid ones waiting: the same orders every run.
     candidates = list(
-        Order.objects.filter(needs_shipping=True, paid_at__isnull=False).order_by("pk")[:5]
+        Order.objects.filter(needs_shipping=True)
+        .filter(Q(shipment__isnull=False) | Q(status=Order.Status.PAID))
+        .order_by("pk")[: len(DEMO_PLAN) + 1]
     )
     shipments: list[Shipment] = []
     for order, (code, prefix, goal) in zip(candidates, DEMO_PLAN, strict=False):
