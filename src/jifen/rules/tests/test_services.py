@@ -127,13 +127,20 @@ def test_member_and_global_caps_count_per_period(make_member):
     assert got == [100, 50, 100]
     counters = {(c.rule_code, c.member_id): c.points for c in CapCounter.objects.all()}
     assert counters == {("day", alice.pk): 150, ("day", bob.pk): 100, ("all", 0): 250}
-    # Next month the global cap starts again; a purchase dated yesterday counts for yesterday.
-    yesterday = now - dt.timedelta(days=1)
-    same_month = timezone.localdate(yesterday).month == timezone.localdate(now).month
-    late = purchase_award(
-        member=alice, amount=Decimal("1.00"), occurred_at=yesterday, reference="4"
+    # The same month stays capped; next month the global cap starts again. (Dated at or
+    # after the rules' creation: a purchase is evaluated by the rules in force when it
+    # happened, so "yesterday" would find none on the 1st of a month.)
+    assert (
+        purchase_award(member=bob, amount=Decimal("1.00"), occurred_at=now, reference="4").points
+        == 0
     )
-    assert late.points == (0 if same_month else 1)
+    today = timezone.localdate(now)
+    first_of_next = (today.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    next_month = timezone.make_aware(dt.datetime.combine(first_of_next, dt.time(10)))
+    late = purchase_award(
+        member=alice, amount=Decimal("1.00"), occurred_at=next_month, reference="5"
+    )
+    assert late.points == 1
 
 
 def test_preview_changes_nothing_and_tries_a_draft(member):
