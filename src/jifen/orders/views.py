@@ -131,14 +131,16 @@ def _checkout_lines(request, data) -> tuple[list[tuple[int, int]], bool]:
 
 def _checkout_blocked(quote, affordable: bool, balance: int, addresses) -> str:
     """Why the order cannot be placed as it stands ("" when it can), shown under the
-    disabled button."""
+    disabled button: every reason at once, so the member fixes them in one go."""
     if quote is None:
         return ""
+    reasons = []
     if not affordable:
-        return _("积分不足：还差 %(n)s 积分。") % {"n": f"{quote.points_total - balance:,}"}
+        short = f"{quote.points_total - balance:,}"
+        reasons.append(_("积分不足：还差 %(n)s 积分。") % {"n": short})
     if quote.needs_shipping and not addresses:
-        return _("请先添加收货地址。")
-    return ""
+        reasons.append(_("请先添加收货地址。"))
+    return " ".join(reasons)
 
 
 def _tier_name(member_id: int) -> str:
@@ -286,7 +288,7 @@ def _steps(order: Order) -> list[dict]:
         steps.append({"label": _("发货"), "at": order.shipped_at})
         steps.append({"label": _("完成"), "at": order.completed_at})
     else:
-        steps.append({"label": _("发放卡券"), "at": order.completed_at})
+        steps.append({"label": _("发放"), "at": order.completed_at})
     reached = [n for n, step in enumerate(steps) if step["at"]]
     if reached:
         steps[reached[-1]]["current"] = True

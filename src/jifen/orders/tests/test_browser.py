@@ -247,3 +247,85 @@ def test_empty_cart_and_no_orders(browser, live_server, make_member, width):
     expect(page.get_by_test_id("orders-empty")).to_be_visible()
     shoot(page, "orders-empty", width)
     context.close()
+
+
+@pytest.mark.parametrize("width", ["phone", "desktop"])
+def test_blocked_states_say_why(browser, live_server, make_member, width):
+    """Short of points, no address, a sold-out line: every disabled button says why; an
+    unpaid order offers 去支付 with its deadline."""
+    from jifen.orders.services import order_place
+
+    member = make_member(name="赵六")
+    points_earn(member_id=member.pk, points=1000, source="test", reference="browser:poor")
+    category = catalog_services.category_save(name="生活")
+    mug = catalog_services.item_save(kind="physical", name="马克杯", category_id=category.pk)
+    mug_sku = catalog_services.sku_create(item_id=mug.pk, points=1500, stock_initial=5)
+    lamp = catalog_services.item_save(kind="physical", name="台灯", category_id=category.pk)
+    lamp_sku = catalog_services.sku_create(item_id=lamp.pk, points=200, stock_initial=1)
+    ebook = catalog_services.item_save(
+        kind="virtual",
+        fulfilment="link",
+        link_url="https://books.example.com/redeem",
+        name="电子书月卡",
+        category_id=category.pk,
+    )
+    ebook_sku = catalog_services.sku_create(
+        item_id=ebook.pk, points=300, cash=Decimal("5.00"), stock_initial=9
+    )
+    context = session_context(browser, live_server, member, width)
+    page = context.new_page()
+
+    # Short of points: 立即兑换 is disabled and says why; the cart still takes it.
+    page.goto(f"{live_server.url}/mall/items/{mug.pk}/")
+    expect(page.get_by_test_id("redeem")).to_be_disabled()
+    expect(page.get_by_test_id("redeem-note")).to_contain_text("积分不足")
+    page.get_by_test_id("add-to-cart").click()
+    expect(page.locator(".message-success")).to_contain_text("已加入购物车")
+    page.goto(f"{live_server.url}/mall/items/{lamp.pk}/")
+    page.get_by_test_id("add-to-cart").click()
+    expect(page.locator(".message-success")).to_contain_text("已加入购物车")
+
+    # The lamp sells out meanwhile: its line says so and is left out of the total.
+    catalog_services.stock_adjust(sku_id=lamp_sku.pk, delta=-1, kind="adjusted", reason="盘点破损")
+    page.goto(f"{live_server.url}/mall/cart/")
+    expect(page.get_by_test_id("cart-problem")).to_have_count(1)
+    expect(page.get_by_test_id("cart-line").filter(has_text="台灯")).to_contain_text("已售罄")
+    assert text(page, "cart-total") == "1,500 积分"
+    shoot(page, "cart-blocked", width)
+
+    # Checkout: 500 points short and no address; the button is disabled with the reasons.
+    page.get_by_test_id("go-checkout").click()
+    expect(page.get_by_test_id("no-address")).to_be_visible()
+    expect(page.get_by_test_id("place-order")).to_be_disabled()
+    expect(page.get_by_test_id("place-blocked")).to_have_text(
+        "积分不足：还差 500 积分。 请先添加收货地址。"
+    )
+    shoot(page, "checkout-blocked", width)
+    assert Order.objects.count() == 0
+    assert stock(mug_sku) == {"reserved": 0, "sold": 0, "remaining": 5, "returned": 0}
+
+    # An unpaid order: status, deadline, 去支付 leads to the gateway; cancel gives back.
+    order = order_place(member_id=member.pk, lines=[(ebook_sku.pk, 1)], checkout_token="t1")
+    assert balance(member) == {"available": 700, "pending": 0, "held": 300}
+    page.goto(f"{live_server.url}/mall/orders/{order.number}/")
+    expect(page.get_by_test_id("order-status").first).to_have_text("待支付")
+    expect(page.get_by_test_id("status-hint")).to_contain_text("前完成支付")
+    expect(page.get_by_test_id("pay-bar")).to_contain_text("¥5.00")
+    shoot(page, "order-pending", width)
+    page.get_by_test_id("pay").click()
+    page.wait_for_url("**/pay/sandbox/**")
+    page.get_by_test_id("pay-cancel").click()
+    page.wait_for_url(f"**/mall/orders/{order.number}/")
+    expect(page.locator(".message-warning")).to_contain_text("支付未完成")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("cancel").click()
+    expect(page.locator(".message-success")).to_contain_text("订单已取消")
+    expect(page.get_by_test_id("order-status").first).to_have_text("已取消")
+    assert Order.objects.get(pk=order.pk).status == Order.Status.CANCELLED
+    assert balance(member) == {"available": 1000, "pending": 0, "held": 0}
+    assert Sku.objects.filter(pk=ebook_sku.pk).values("reserved", "remaining").get() == {
+        "reserved": 0,
+        "remaining": 9,
+    }
+    shoot(page, "order-cancelled", width)
+    context.close()
