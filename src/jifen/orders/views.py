@@ -264,6 +264,8 @@ def _timeline(order: Order) -> list[dict]:
     for event in order.events.order_by("-created_at", "-pk"):
         if not event.from_status:
             title = _("提交订单")
+        elif event.to_status == Order.Status.PAID and not order.needs_shipping:
+            title = _("已支付")  # 待发货 reads wrong when nothing ships
         elif event.from_status != event.to_status:
             title = event.to_status_display
         else:

@@ -218,6 +218,7 @@ def test_search_cart_checkout_pay_and_buy_now(browser, live_server, shop, width)
     expect(page.locator(".message-success")).to_contain_text("兑换成功")
     expect(page.get_by_test_id("order-status").first).to_have_text("已完成")
     expect(page.get_by_test_id("event")).to_have_count(3)
+    expect(page.get_by_test_id("event").nth(1)).to_contain_text("已支付")
     shoot(page, "order-virtual", width)
 
     # The code waits under 我的卡券.
@@ -287,6 +288,11 @@ def test_blocked_states_say_why(browser, live_server, make_member, width):
 
     # The lamp sells out meanwhile: its line says so and is left out of the total.
     catalog_services.stock_adjust(sku_id=lamp_sku.pk, delta=-1, kind="adjusted", reason="盘点破损")
+    page.goto(f"{live_server.url}/mall/items/{lamp.pk}/")
+    expect(page.get_by_test_id("redeem")).to_be_disabled()
+    expect(page.get_by_test_id("redeem")).to_have_text("已兑完")
+    expect(page.get_by_test_id("add-to-cart")).to_be_disabled()
+    expect(page.get_by_test_id("redeem-note")).to_contain_text("该商品已兑完，补货后即可兑换。")
     page.goto(f"{live_server.url}/mall/cart/")
     expect(page.get_by_test_id("cart-problem")).to_have_count(1)
     expect(page.get_by_test_id("cart-line").filter(has_text="台灯")).to_contain_text("已售罄")
