@@ -284,6 +284,7 @@ class PaymentCallbackAdmin(ReadOnlyAdmin):
             PaymentCallback.Result.MALFORMED: "danger",
             PaymentCallback.Result.UNKNOWN_PAYMENT: "danger",
             PaymentCallback.Result.AMOUNT_MISMATCH: "danger",
+            PaymentCallback.Result.CONFLICTING_REPLAY: "danger",
             PaymentCallback.Result.ERROR: "danger",
         },
     )

@@ -9,8 +9,14 @@ class PaymentsConfig(AppConfig):
     _check_registered = False
 
     def ready(self) -> None:
+        from django.core import checks
+
         from jifen.ledger.verification import register_check
+        from jifen.payments.checks import check_sandbox_in_production
         from jifen.payments.verification import check_payments
+
+        # Not tagged "deploy": a production start-up (migrate, check) refuses the sandbox too.
+        checks.register(check_sandbox_in_production, checks.Tags.security)
 
         if not PaymentsConfig._check_registered:  # joins `jifen verify-ledger` once
             register_check(check_payments)

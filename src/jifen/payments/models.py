@@ -129,6 +129,7 @@ class PaymentCallback(models.Model):
         PAID_REJECTED = "paid_rejected", _("已入账，业务拒绝，全额退款")
         PAID_AFTER_CLOSE = "paid_after_close", _("关闭后到账，全额退款")
         REPLAY = "replay", _("重复通知，已忽略")
+        CONFLICTING_REPLAY = "conflicting_replay", _("重复通知但交易号不符，未确认")
         IGNORED = "ignored", _("非支付成功通知，已忽略")
         BAD_SIGNATURE = "bad_signature", _("签名错误")
         MALFORMED = "malformed", _("报文格式错误")

@@ -30,11 +30,15 @@ import logging
 import secrets
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Value, When
+from django.http.request import validate_host
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
 from jifen.core.errors import Conflict, NotFound, ValidationFailed
@@ -122,17 +126,39 @@ def _currency(value) -> str:
 
 
 def _return_url(value) -> str:
+    """Where the gateway sends the member back: a path on this site ("/mall/orders/J1/", not
+    "//host" nor "/\\host"), or an http(s) URL whose host is one of ALLOWED_HOSTS (the "*"
+    wildcard does not count). Anything else would make the gateway an open redirect."""
     value = _text(value, "return_url", max_length=500)
-    # Our own pages (a path) or an absolute http(s) URL; nothing a browser would run.
-    if not (value.startswith("/") and not value.startswith("//")) and not value.startswith(
-        ("https://", "http://")
-    ):
+    if not _return_url_allowed(value):
         raise ValidationFailed(
-            _("返回地址须为站内路径或 http(s) 地址。"),
+            _("返回地址须为本站路径或本站域名下的 http(s) 地址。"),
             code="invalid_return_url",
             fields={"return_url": value},
         )
     return value
+
+
+def _return_url_allowed(value: str) -> bool:
+    if "\\" in value or any(ord(char) < 32 or ord(char) == 127 for char in value):
+        return False  # browsers read a backslash as "/": "/" + backslash + "evil" is "//evil"
+    if value.startswith("/"):
+        return not value.startswith("//")
+    try:
+        parts = urlsplit(value)
+        hostname = parts.hostname
+        parts.port  # noqa: B018 (raises ValueError on a malformed port)
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not hostname or "@" in parts.netloc:
+        return False
+    if not url_has_allowed_host_and_scheme(
+        value, allowed_hosts={parts.netloc}, require_https=False
+    ):
+        return False
+    host = f"[{hostname}]" if ":" in hostname else hostname
+    patterns = [pattern for pattern in settings.ALLOWED_HOSTS if pattern != "*"]
+    return validate_host(host, patterns)
 
 
 def _new_number() -> str:
@@ -297,7 +323,10 @@ def payment_callback_handle(
       transaction, the purpose's on_paid; if it returns False the payment is refunded in full
       after commit (reason "订单已关闭").
     - "Paid" for a closed payment: closed → paid, then refunded in full after commit.
-    - A replay (already paid or refunded): success reply, no second effect.
+    - A replay (already paid or refunded) with the stored trade number: success reply, no
+      second effect. With another trade number: a failure reply, logged as
+      "conflicting_replay" for the operators, nothing changes (the gateway keeps retrying,
+      so the unexplained trade stays visible until someone looks at it).
     - on_paid raising: everything rolls back, logged, a 500 reply (the provider retries).
     NotFound `unknown_provider` for a provider name that is not configured.
     """
@@ -353,6 +382,17 @@ def payment_callback_handle(
         )
         failed = gateway.reply(ok=False, message="temporary failure")
         return CallbackReply(500, failed.body, failed.content_type)
+    if outcome == PaymentCallback.Result.CONFLICTING_REPLAY:
+        _log_callback(
+            provider,
+            body,
+            headers,
+            result=outcome,
+            signature_ok=True,
+            payment=payment,
+            message=f"trade_no {result.trade_no[:64]} != {payment.provider_trade_no}",
+        )
+        return gateway.reply(ok=False, message="trade_no mismatch")
     _log_callback(provider, body, headers, result=outcome, signature_ok=True, payment=payment)
     return gateway.reply(ok=True)
 
@@ -382,6 +422,12 @@ def _mark_paid(payment: Payment, result: CallbackResult, body: bytes) -> str:
         payment.refresh_from_db()
         _refund_in_full_after_commit(payment, reason=_("支付单已关闭"))
         return PaymentCallback.Result.PAID_AFTER_CLOSE
+    # Already paid (or refunded): a true replay carries the trade number we stored. Another
+    # trade number for the same payment is not ours to acknowledge (a second trade at the
+    # gateway, or a bug there): it changes nothing and is logged for the operators.
+    payment.refresh_from_db(fields=["provider_trade_no"])
+    if payment.provider_trade_no != result.trade_no[:64]:
+        return PaymentCallback.Result.CONFLICTING_REPLAY
     return PaymentCallback.Result.REPLAY
 
 

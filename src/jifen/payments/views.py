@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from jifen.core.errors import DomainError, NotFound
 from jifen.payments import selectors, services
+from jifen.payments.providers.sandbox import sandbox_enabled
 
 
 @require_http_methods(["GET", "POST"])
@@ -21,8 +22,11 @@ def sandbox_gateway(request, token: str):
 
     Open to whoever holds the signed link, as a real gateway's page is. "确认支付" records
     the sandbox trade and sends the signed callback; either button returns the member to
-    the payment's return_url.
+    the payment's return_url. 404 unless the sandbox is enabled (DEBUG, tests or
+    JIFEN_ALLOW_SANDBOX_PAY): on a production site it would let anyone pay for free.
     """
+    if not sandbox_enabled():
+        raise Http404
     try:
         payment = selectors.sandbox_payment_for_token(token=token)
     except NotFound:
@@ -53,6 +57,10 @@ def sandbox_gateway(request, token: str):
 @csrf_exempt  # the gateway cannot send our CSRF token; the body's signature authenticates it
 @require_POST
 def provider_callback(request, provider: str):
+    """A provider's signed callback. The sandbox's answers 404 unless the sandbox is enabled
+    (its key derives from SECRET_KEY, but no production site should accept its word)."""
+    if provider == "sandbox" and not sandbox_enabled():
+        raise Http404
     try:
         reply = services.payment_callback_handle(
             provider=provider, body=request.body, headers=request.headers

@@ -50,6 +50,31 @@ MAX_SKEW_SECONDS = 300
 TOKEN_SALT = "jifen.payments.sandbox.gateway"
 
 
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+def sandbox_allowed_explicitly() -> bool:
+    """JIFEN_ALLOW_SANDBOX_PAY (the setting when it exists, else the environment variable)."""
+    value = getattr(settings, "JIFEN_ALLOW_SANDBOX_PAY", None)
+    if value is None:
+        value = os.environ.get("JIFEN_ALLOW_SANDBOX_PAY", "")
+    if isinstance(value, str):
+        return value.strip().lower() in TRUE_WORDS
+    return bool(value)
+
+
+def sandbox_enabled() -> bool:
+    """Whether the sandbox gateway page and callback may be used: in development (DEBUG),
+    under the test runner (TESTING), or when the deployment allows it on purpose
+    (JIFEN_ALLOW_SANDBOX_PAY=1: a demo). A production site must never have it: anyone could
+    mark any payment paid (system check payments.E001)."""
+    return bool(
+        getattr(settings, "DEBUG", False)
+        or getattr(settings, "TESTING", False)
+        or sandbox_allowed_explicitly()
+    )
+
+
 def sandbox_key() -> bytes:
     """JIFEN_SANDBOX_PAY_KEY (setting or environment), else a key derived from SECRET_KEY."""
     own = getattr(settings, "JIFEN_SANDBOX_PAY_KEY", "") or os.environ.get(

@@ -291,3 +291,30 @@ def test_gateway_refuses_closed_and_expired_payments(start_payment, purpose):
             services.sandbox_trade_confirm(payment_number=payment.number)
         assert error.value.code == code
     assert SandboxTrade.objects.count() == 0
+
+
+def test_replay_with_another_trade_number_is_refused_and_logged(
+    start_payment, send_callback, purpose
+):
+    payment = start_payment()
+    send_callback(payment, trade_no="SBXFIRST")
+    before = Payment.objects.values().get()
+
+    reply = send_callback(payment, trade_no="SBXOTHER")
+
+    assert reply.status == 400
+    assert json.loads(reply.body) == {"code": "FAIL", "message": "trade_no mismatch"}
+    assert Payment.objects.values().get() == before
+    assert before["provider_trade_no"] == "SBXFIRST"
+    assert purpose.calls == [payment.pk]
+    logged = list(
+        PaymentCallback.objects.order_by("pk").values_list("result", "payment_id", "message")
+    )
+    assert logged == [
+        ("paid", payment.pk, ""),
+        ("conflicting_replay", payment.pk, "trade_no SBXOTHER != SBXFIRST"),
+    ]
+    # The true replay is still acknowledged.
+    assert send_callback(payment, trade_no="SBXFIRST").status == 200
+    assert PaymentCallback.objects.order_by("-pk").first().result == "replay"
+    assert Payment.objects.values().get() == before

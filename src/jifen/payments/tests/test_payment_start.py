@@ -131,3 +131,51 @@ def test_close_is_idempotent_and_leaves_paid_payments(start_payment, send_callba
     assert again.status == Payment.Status.CLOSED and again.closed_at == closed.closed_at
     assert still_paid.status == Payment.Status.PAID and still_paid.closed_at is None
     assert services.payment_close(purpose=PURPOSE, reference="none") is None
+
+
+@pytest.mark.parametrize(
+    "return_url",
+    [
+        "https://evil.example/",
+        "http://evil.example/mall/orders/J1/",
+        "https://shop.example.com.evil.example/",
+        "https://shop.example.com@evil.example/",
+        "https://evil.example:443/",
+        "/\\evil.example/",
+        "\\\\evil.example/",
+        "https:/evil.example/",
+        "https:evil.example",
+        "ftp://shop.example.com/",
+        "mall/orders/J1/",
+        "/mall/\norders/",
+        "https://evil.example\t/",
+    ],
+)
+def test_start_refuses_return_urls_off_the_site(start_payment, settings, return_url):
+    settings.ALLOWED_HOSTS = ["shop.example.com", ".example.org", "*"]
+
+    with pytest.raises(ValidationFailed) as error:
+        start_payment(return_url=return_url)
+
+    assert error.value.code == "invalid_return_url"
+    assert error.value.fields == {"return_url": return_url.strip()}
+    assert Payment.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "return_url",
+    [
+        "/mall/orders/J1/",
+        "/",
+        "/mall/orders/?tab=paid#top",
+        "https://shop.example.com/mall/orders/J1/",
+        "http://shop.example.com:8000/mall/",
+        "https://m.example.org/orders/",
+    ],
+)
+def test_start_accepts_site_paths_and_allowed_hosts(start_payment, settings, return_url):
+    settings.ALLOWED_HOSTS = ["shop.example.com", ".example.org"]
+
+    payment = start_payment(return_url=return_url)
+
+    assert Payment.objects.get().return_url == return_url == payment.return_url
