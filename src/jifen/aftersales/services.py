@@ -14,9 +14,16 @@ Invariants:
 - The refund acts once: points by the ledger reference f"aftersale:{number}" (a partial
   reversal of the order's capture, restoring the lots' original expiry), stock by
   f"aftersale:{number}:{line_id}", cash by the payment refund reference f"aftersale:{number}".
-- Lock order: a request locks only its order row; a refund locks the after-sale row, then the
-  ledger's rows, then the order row (order_transition). No payment row is locked while any of
-  them is held: the cash refund runs after the local transaction commits.
+- Lock order (the same as order_cancel and shipment_create): the ORDER row first, then the
+  after-sale row, then vouchers, SKUs and the ledger's rows. Every write of an after-sale
+  takes its order's row before anything else (`_lock`), so a cancel, a shipment, a request
+  and a refund of one order are serialised and never wait for each other in a cycle. No
+  payment row is locked while any of them is held: the cash refund runs after the local
+  transaction commits.
+- What the refund gives back is decided at refund time from the locked order: stock only
+  for refund-only of an order that never shipped, the shipping fee only by the refund that
+  completes the refund of an order that never shipped, and only once (Order.shipping_refunded,
+  a guarded flag). The amounts stored at request time are the estimate shown meanwhile.
 """
 
 from __future__ import annotations
@@ -81,6 +88,9 @@ ELIGIBLE_ORDER_STATUSES = (
 )
 MAX_PHOTOS = 6
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
+MAX_PHOTO_SIDE = 6000
+# Checked from the header, before any pixel is decoded (a small PNG can declare 169 Mpx).
+MAX_PHOTO_PIXELS = 40_000_000
 THUMBNAIL_SIZE = (240, 240)
 CENT = Decimal("0.01")
 
@@ -133,14 +143,14 @@ def _actor_label(by, default: str) -> str:
 
 
 def _lock(aftersale_id: int) -> AfterSale:
-    aftersale = (
-        AfterSale.objects.select_for_update(of=("self",))
-        .select_related("order")
-        .filter(pk=aftersale_id)
-        .first()
-    )
-    if aftersale is None:
+    """Lock the after-sale's ORDER row, then the after-sale row (the module's lock order);
+    `aftersale.order` is the locked, fresh order."""
+    order_id = AfterSale.objects.filter(pk=aftersale_id).values_list("order_id", flat=True).first()
+    if order_id is None:
         raise NotFound(_("售后单不存在。"), code="aftersale_not_found")
+    order = Order.objects.select_for_update().get(pk=order_id)
+    aftersale = AfterSale.objects.select_for_update().get(pk=aftersale_id)
+    aftersale.order = order
     return aftersale
 
 
@@ -217,7 +227,33 @@ def order_aftersale_window_open(order: Order, *, now: dt.datetime | None = None)
 # --- photos -----------------------------------------------------------------------------------
 
 
+def photos_from_uploads(files) -> list[tuple[bytes, str]]:
+    """[(bytes, name)] of uploaded files (Django UploadedFile) for aftersale_request. The
+    count and each file's size are checked BEFORE anything is read, and at most
+    MAX_PHOTO_BYTES + 1 bytes of a file are read, so a request with many or huge files never
+    lands in this process's memory. ValidationFailed `too_many_photos` / `invalid_photo`."""
+    files = list(files or ())
+    if len(files) > MAX_PHOTOS:
+        raise ValidationFailed(
+            _("最多上传 %(n)s 张图片。") % {"n": MAX_PHOTOS},
+            code="too_many_photos",
+            fields={"photos": MAX_PHOTOS},
+        )
+    for f in files:
+        size = getattr(f, "size", None)
+        if not isinstance(size, int) or size > MAX_PHOTO_BYTES:
+            raise ValidationFailed(
+                _("每张图片须小于 5 MB。"),
+                code="invalid_photo",
+                fields={"photos": str(getattr(f, "name", ""))},
+            )
+    return [(f.read(MAX_PHOTO_BYTES + 1), str(f.name)) for f in files]
+
+
 def _check_photo(content: bytes, filename: str):
+    """The decoded image of an upload, or ValidationFailed `invalid_photo`. The format and
+    dimensions are read from the header (Image.open is lazy) and refused before any pixel
+    is decoded: at most MAX_PHOTO_SIDE a side and MAX_PHOTO_PIXELS in all."""
     from PIL import Image, UnidentifiedImageError
 
     if not isinstance(content, bytes | bytearray) or not content:
@@ -228,14 +264,23 @@ def _check_photo(content: bytes, filename: str):
         raise ValidationFailed(
             _("每张图片须小于 5 MB。"), code="invalid_photo", fields={"photos": filename}
         )
+    image = None
     try:
-        with Image.open(io.BytesIO(content)) as probe:
-            probe.verify()
-        image = Image.open(io.BytesIO(content))
-        image.load()
+        with Image.open(io.BytesIO(content)) as probe:  # the header only
+            width, height = probe.size
+            fits = (
+                probe.format in {"JPEG", "PNG", "WEBP"}
+                and max(width, height) <= MAX_PHOTO_SIDE
+                and width * height <= MAX_PHOTO_PIXELS
+            )
+            if fits:
+                probe.verify()
+        if fits:
+            image = Image.open(io.BytesIO(content))
+            image.load()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         image = None
-    if image is None or image.format not in {"JPEG", "PNG", "WEBP"} or max(image.size) > 6000:
+    if image is None:
         raise ValidationFailed(
             _("请上传 JPEG、PNG 或 WebP 图片。"), code="invalid_photo", fields={"photos": filename}
         )
@@ -540,6 +585,8 @@ def aftersale_decide(*, aftersale_id: int, approve: bool, by, note: str = "") ->
             return aftersale
         if aftersale.status != S.REQUESTED:
             _refuse(aftersale, to)
+        if approve:
+            _require_eligible_order(aftersale.order)
         aftersale = _move(
             aftersale,
             to,
@@ -573,14 +620,48 @@ def aftersale_receive(*, aftersale_id: int, by, note: str = "") -> AfterSale:
 
 
 def _restock(aftersale: AfterSale) -> None:
+    """Each physical line's units back to stock, once per line (`restocked`). A unit may have
+    been sold under the line's own reservation or, after an exchange, under the exchange's
+    reservation f"aftersale:{n}:exchange:{line}": units are returned against sold
+    reservations that still have room, the original first, then the exchanges in order."""
+    from jifen.catalog.models import StockReservation
+
     for line in aftersale.lines.select_related("order_line").order_by("order_line__sku_id", "pk"):
         if line.order_line.fulfilment != "shipping" or line.restocked:
             continue
-        catalog.stock_return(
-            reference=line.order_line.stock_reference,
-            quantity=line.quantity,
-            return_reference=f"aftersale:{aftersale.number}:{line.pk}",
-        )
+        references = [line.order_line.stock_reference] + [
+            f"aftersale:{number}:exchange:{pk}"
+            for number, pk in AfterSaleLine.objects.filter(
+                order_line_id=line.order_line_id,
+                aftersale__kind=K.EXCHANGE,
+                aftersale__status=S.EXCHANGED,
+            )
+            .order_by("pk")
+            .values_list("aftersale__number", "pk")
+        ]
+        room = {
+            reference: quantity - returned
+            for reference, quantity, returned in StockReservation.objects.filter(
+                reference__in=references, status=StockReservation.Status.SOLD
+            ).values_list("reference", "quantity", "returned")
+        }
+        left, chunks = line.quantity, 0
+        for reference in references:
+            take = min(left, room.get(reference, 0))
+            if take <= 0:
+                continue
+            # one return reference per reservation used; the first keeps the plain form
+            key = f"aftersale:{aftersale.number}:{line.pk}" + (f":{chunks}" if chunks else "")
+            catalog.stock_return(reference=reference, quantity=take, return_reference=key)
+            left, chunks = left - take, chunks + 1
+            if not left:
+                break
+        if left:
+            raise ValidationFailed(
+                _("退回数量超过已售数量。"),
+                code="return_exceeds_sold",
+                fields={"quantity": line.quantity},
+            )
         AfterSaleLine.objects.filter(pk=line.pk, restocked=0).update(restocked=line.quantity)
 
 
@@ -633,14 +714,68 @@ def aftersale_refund(*, aftersale_id: int, by=None, note: str = "") -> AfterSale
     return aftersale
 
 
+def _require_eligible_order(order: Order) -> None:
+    """The locked order must still be one after-sales may act on (not cancelled, not
+    refunded by other means meanwhile): Conflict `order_not_eligible`."""
+    if order.status not in ELIGIBLE_ORDER_STATUSES:
+        raise Conflict(
+            _("订单状态为“%(status)s”，不能办理售后。") % {"status": order.get_status_display()},
+            code="order_not_eligible",
+            fields={"order_status": order.status},
+        )
+
+
+def _completes_refund(order_id: int, lines: list[AfterSaleLine]) -> bool:
+    """Whether refunding `lines` (with the order's REFUNDED after-sales) takes back every
+    unit of every line of the order."""
+    refunded = {
+        row["order_line_id"]: row["qty"]
+        for row in AfterSaleLine.objects.filter(
+            aftersale__order_id=order_id, aftersale__status=S.REFUNDED
+        )
+        .values("order_line_id")
+        .annotate(qty=Sum("quantity"))
+    }
+    for line in lines:
+        refunded[line.order_line_id] = refunded.get(line.order_line_id, 0) + line.quantity
+    ordered = OrderLine.objects.filter(order_id=order_id).values_list("pk", "quantity")
+    return all(refunded.get(pk, 0) >= quantity for pk, quantity in ordered)
+
+
 def _refund_locally(aftersale: AfterSale, *, by, note: str) -> None:
+    """The refund's local part. The caller holds the order lock, then the after-sale lock
+    (`_lock`). Restock and the shipping fee are decided here from the locked order."""
     ready = S.APPROVED if aftersale.kind == K.REFUND_ONLY else S.RECEIVED
     if aftersale.kind == K.EXCHANGE or aftersale.status != ready:
         _refuse(aftersale, S.REFUNDED)
-    order = Order.objects.select_related("hold").get(pk=aftersale.order_id)
-    changes: dict = {}
-    # The ledger locks the capture transaction and then wallets; the order row is locked
-    # afterwards by order_transition (no wallet lock is held by then).
+    order = aftersale.order
+    _require_eligible_order(order)
+    never_shipped = order.shipped_at is None and order.status == Order.Status.PAID
+    # Refund-only of goods still in the warehouse: the units go back on the shelf. Once the
+    # order has shipped they are with the member (returns restock on receipt instead).
+    restock = aftersale.kind == K.REFUND_ONLY and never_shipped
+    lines = list(aftersale.lines.all())
+    fee = Decimal("0.00")
+    if (
+        aftersale.kind == K.REFUND_ONLY
+        and never_shipped
+        and order.shipping_fee > 0
+        and _completes_refund(order.pk, lines)
+        # once per order, whoever gets there first
+        and Order.objects.filter(pk=order.pk, shipping_refunded=False).update(
+            shipping_refunded=True
+        )
+    ):
+        fee = order.shipping_fee
+    changes: dict = {
+        "restock_on_refund": restock,
+        "shipping_refund": fee,
+        "cash_to_refund": sum((line.cash for line in lines), Decimal("0.00")) + fee,
+    }
+    # Vouchers, then SKUs, then the ledger: the order of order_cancel.
+    _revoke_vouchers(aftersale)
+    if restock:
+        _restock(aftersale)
     if aftersale.points_to_refund:
         capture_id = order.hold.settle_transaction_id if order.hold_id else None
         if capture_id is None:
@@ -654,9 +789,6 @@ def _refund_locally(aftersale: AfterSale, *, by, note: str) -> None:
             created_by_id=getattr(by, "pk", None),
         )
         changes["refund_transaction"] = txn
-    if aftersale.restock_on_refund:
-        _restock(aftersale)
-    _revoke_vouchers(aftersale)
     _move(
         aftersale,
         S.REFUNDED,

@@ -67,7 +67,8 @@ def aftersale_new(request, order_number: str):
                     lines=form.picked_lines(),
                     reason=data["reason"],
                     reason_text=data["reason_text"],
-                    photos=[(f.read(), f.name) for f in request.FILES.getlist("photos")[:7]],
+                    # count and sizes checked before any file is read
+                    photos=services.photos_from_uploads(request.FILES.getlist("photos")),
                     reference=f"aftersale-form:{request.user.pk}:{data['token']}",
                 )
             except DomainError as error:

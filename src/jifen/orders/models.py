@@ -65,8 +65,17 @@ class CartLine(models.Model):
         return f"{self.sku_id} x {self.quantity}"
 
 
+class CashRefundStatus(models.TextChoices):
+    NONE = "", _("无")
+    PENDING = "pending", _("退款中")
+    SUCCEEDED = "succeeded", _("已退款")
+    FAILED = "failed", _("退款失败")
+
+
 class Order(models.Model):
     """A member's redemption order. Status changes only through `order_transition`."""
+
+    CashRefund = CashRefundStatus
 
     class Status(models.TextChoices):
         PENDING_PAYMENT = "pending_payment", _("待支付")
@@ -128,6 +137,28 @@ class Order(models.Model):
     # recognised. An id rather than a foreign key keeps orders migratable on its own.
     paid_payment_id = models.BigIntegerField(_("支付单"), null=True, blank=True)
     cancel_reason = models.CharField(_("取消原因"), max_length=200, blank=True)
+    # A hash of what the checkout form sent (lines, address): a replay of its token with
+    # other content is refused instead of silently returning the first order.
+    checkout_fingerprint = models.CharField(_("下单内容指纹"), max_length=64, blank=True)
+    # Set once, by a guarded UPDATE, by whichever refund gives the shipping fee back (the
+    # after-sale that completes the refund of an unshipped order, or the cancel): the fee
+    # can never be refunded twice.
+    shipping_refunded = models.BooleanField(_("运费已退"), default=False)
+    # The cash refund of a cancelled paid order (payments.payment_refund after commit): its
+    # outcome is recorded so a failure is visible and retried, never silently kept.
+    cash_refund_status = models.CharField(
+        _("取消退款状态"),
+        max_length=12,
+        choices=CashRefundStatus.choices,
+        blank=True,
+        default="",
+        db_index=True,
+    )
+    # The reference of the current attempt ("order:<number>:cancel", then ":cancel:<n>").
+    cash_refund_reference = models.CharField(_("退款单号"), max_length=100, blank=True)
+    cash_refund_id = models.BigIntegerField(_("退款单"), null=True, blank=True)
+    cash_refund_error = models.CharField(_("退款失败原因"), max_length=300, blank=True)
+    cash_refund_attempts = models.PositiveSmallIntegerField(_("退款尝试次数"), default=0)
     expires_at = models.DateTimeField(_("支付截止"), null=True, blank=True)
     paid_at = models.DateTimeField(_("支付时间"), null=True, blank=True)
     shipped_at = models.DateTimeField(_("发货时间"), null=True, blank=True)
