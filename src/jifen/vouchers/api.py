@@ -5,7 +5,9 @@
   validity is expired) and `kind` (code, link, coupon, voucher).
 - `GET /me/vouchers/{id}`: one of them, with its code or link.
 - `POST /integration/coupons/{code}/redeem`: the enterprise's shop redeems a coupon or
-  service voucher by its code (signed like every /integration path; idempotent).
+  service voucher by its code for one of its orders (`order_ref`, required; signed like
+  every /integration path). The same order again is a replay; another order of a used
+  coupon is 409 `voucher_used`.
 """
 
 import datetime as dt
@@ -126,10 +128,20 @@ class CouponOut(Schema):
 class RedeemIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    order_amount: Decimal | None = Field(
-        None, ge=0, le=Decimal("99999999.99"), decimal_places=2, description="订单金额，校验门槛"
+    order_ref: Text = Field(
+        ...,
+        min_length=1,
+        max_length=100,
+        description="商城订单号：同一订单重试为重放，其他订单 409",
     )
-    note: Text = Field("", max_length=200, description="如商城订单号")
+    order_amount: Decimal | None = Field(
+        None,
+        ge=0,
+        le=Decimal("99999999.99"),
+        decimal_places=2,
+        description="订单金额；有使用门槛的券必填",
+    )
+    note: Text = Field("", max_length=200, description="备注")
 
 
 def coupon_out(voucher: MemberVoucher) -> dict:
@@ -160,13 +172,22 @@ def coupon_get(request: HttpRequest, code: str):
     auth=integration_auth,
     response={200: CouponOut, **ERRORS},
 )
-def coupon_redeem(request: HttpRequest, code: str, payload: RedeemIn | None = None):
-    """Redeem a coupon or service voucher (it becomes used). Idempotent: redeeming a used
-    code again returns it. 409 `voucher_expired` / `voucher_revoked`; 422
-    `below_threshold` when `order_amount` is under the coupon's threshold."""
-    payload = payload or RedeemIn()
-    note = f"{request.auth.name}: {payload.note}" if payload.note else request.auth.name
+def coupon_redeem(request: HttpRequest, code: str, payload: RedeemIn):
+    """Redeem a coupon or service voucher for one shop order (it becomes used).
+
+    `order_ref` is required: the same client and order_ref again returns the voucher as it is
+    (a retry); a used voucher redeemed for another order is 409 `voucher_used`. 409
+    `voucher_expired` / `voucher_revoked`; 422 `order_amount_required` for a coupon with a
+    threshold when `order_amount` is missing, `below_threshold` when it is under it."""
+    order_ref = payload.order_ref.strip()
+    note = f"{request.auth.name}: {order_ref}"
+    if payload.note.strip():
+        note = f"{note} {payload.note.strip()}"
     voucher = services.voucher_mark_used(
-        code=code, note=note[:200], order_amount=payload.order_amount
+        code=code,
+        note=note[:200],
+        order_amount=payload.order_amount,
+        client_id=request.auth.pk,
+        reference=order_ref,
     )
     return coupon_out(voucher)

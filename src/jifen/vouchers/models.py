@@ -196,6 +196,17 @@ class MemberVoucher(models.Model):
         verbose_name=_("核销人"),
     )
     used_note = models.CharField(_("核销说明"), max_length=200, blank=True)
+    # Who redeemed it and for what (the shop's order number): a retry of that redemption is a
+    # replay; any other redemption of a used voucher is refused (services.voucher_mark_used).
+    used_client = models.ForeignKey(
+        "integrations.ApiClient",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("核销系统"),
+    )
+    used_reference = models.CharField(_("核销单号"), max_length=100, blank=True)
     revoked_at = models.DateTimeField(_("作废时间"), null=True, blank=True)
     revoke_reason = models.CharField(_("作废原因"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("发放时间"), auto_now_add=True)

@@ -5,8 +5,9 @@ What other apps call:
   fulfilment of a paid virtual / coupon / service line, once per reference;
 - `vouchers_revoke(reference, quantity, reason)`: unused vouchers of a line become void
   (after-sales);
-- `voucher_mark_used(voucher_id | code, by, note)`: a coupon or voucher redeemed in the
-  enterprise's shop or at a store (idempotent);
+- `voucher_mark_used(voucher_id | code, by, note, order_amount, client_id, reference)`: a
+  coupon or voucher redeemed in the enterprise's shop or at a store, once per redemption
+  reference (another redemption of a used voucher is Conflict `voucher_used`);
 - `vouchers_expire(now)`: the beat job.
 Operators: `code_pool_save`, `code_pool_import`.
 
@@ -625,20 +626,44 @@ def voucher_mark_used(
     by=None,
     note: str = "",
     order_amount: Decimal | None = None,
+    client_id: int | None = None,
+    reference: str | None = None,
 ) -> MemberVoucher:
     """Mark a voucher used (a coupon redeemed in the enterprise's shop, a service voucher at
-    a store), by its id or, for generated codes, by the code. Idempotent: a used voucher is
-    returned as it is. With `order_amount`, a coupon's threshold is checked
-    (ValidationFailed `below_threshold`). Conflict `voucher_expired` past its validity,
-    `voucher_revoked` when voided; NotFound `voucher_not_found`."""
+    a store), by its id or, for generated codes, by the code.
+
+    Once per redemption: `reference` names it (the shop's order number; with `client_id`,
+    the integration client that redeems). Repeating the same (client, reference) on the
+    voucher it used returns it unchanged (a retry); any other redemption of a used voucher,
+    including one without a reference, is a Conflict `voucher_used` (one coupon never pays
+    for two orders). A shop's redemption (`client_id`) of a coupon with a threshold needs
+    `order_amount` (ValidationFailed `order_amount_required`); a given `order_amount` must be
+    at or above the threshold (`below_threshold`). An operator's redemption (`by`, at a store)
+    is the operator's judgment and is recorded as theirs. Conflict `voucher_expired`
+    past its validity, `voucher_revoked` when voided; NotFound `voucher_not_found`. Nothing
+    changes on any error; the move unused → used is one guarded UPDATE, so of two concurrent
+    redemptions exactly one wins."""
     voucher = _voucher_for_use(voucher_id, code)
     note = _reason(note, required=False)
-    if voucher.status == MemberVoucher.Status.USED:
-        return voucher
+    if reference is not None:
+        reference = _reference(reference)
+    if client_id is not None:
+        client_id = _int_id(client_id, "client_id")
+        if reference is None:  # a shop names the order it redeems for
+            raise ValidationFailed(
+                _("请提供核销单号。"), code="reference_required", fields={"reference": ""}
+            )
+    order_amount = _order_amount(order_amount)
+    if client_id is not None and voucher.threshold is not None and order_amount is None:
+        raise ValidationFailed(
+            _("该券有使用门槛，请提供订单金额。"),
+            code="order_amount_required",
+            fields={"order_amount": ""},
+        )
     if (
         order_amount is not None
         and voucher.threshold is not None
-        and Decimal(order_amount) < voucher.threshold
+        and order_amount < voucher.threshold
     ):
         raise ValidationFailed(
             _("订单金额未达到使用门槛 ¥%(t)s。") % {"t": voucher.threshold},
@@ -654,14 +679,49 @@ def voucher_mark_used(
             used_at=now,
             used_by=by if by is not None and getattr(by, "pk", None) else None,
             used_note=note,
+            used_client_id=client_id,
+            used_reference=reference or "",
         )
     )
     voucher.refresh_from_db()
-    if moved or voucher.status == MemberVoucher.Status.USED:
-        return voucher  # used now, or by a concurrent call: the same outcome
+    if moved:
+        return voucher
+    if voucher.status == MemberVoucher.Status.USED:
+        # Used before (or by a concurrent call): a replay only if it was this redemption.
+        if reference and (voucher.used_client_id, voucher.used_reference) == (
+            client_id,
+            reference,
+        ):
+            return voucher
+        raise Conflict(
+            _("该券已使用。"),
+            code="voucher_used",
+            fields={"used_at": timezone.localtime(voucher.used_at).isoformat()}
+            if voucher.used_at
+            else {},
+        )
     if voucher.status == MemberVoucher.Status.REVOKED:
         raise Conflict(_("该券已作废。"), code="voucher_revoked")
     raise Conflict(_("该券已过期。"), code="voucher_expired")
+
+
+def _order_amount(value) -> Decimal | None:
+    if value is None:
+        return None
+    error = ValidationFailed(
+        _("订单金额须为不小于 0 的数字，最多两位小数。"),
+        code="invalid_amount",
+        fields={"order_amount": str(value)},
+    )
+    if isinstance(value, bool | float) or not isinstance(value, Decimal | int | str):
+        raise error
+    try:
+        amount = Decimal(str(value).strip())
+    except ArithmeticError:
+        raise error from None
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        raise error
+    return amount
 
 
 def vouchers_expire(*, now: dt.datetime | None = None) -> int:

@@ -107,27 +107,78 @@ def test_shop_checks_and_redeems_a_coupon(goods, member, shop):
         "50.00",
         member.member_number,
     )
-    low = shop.request("POST", path + "/redeem", {"order_amount": "100.00"})
+    low = shop.request("POST", path + "/redeem", {"order_ref": "SO-1", "order_amount": "100.00"})
     assert low.status_code == 422
     assert low.json()["error"]["code"] == "below_threshold"
     assert MemberVoucher.objects.get(pk=coupon.pk).status == "unused"
-    ok = shop.request("POST", path + "/redeem", {"order_amount": "399.00", "note": "SO-1"})
+    ok = shop.request(
+        "POST", path + "/redeem", {"order_ref": "SO-1", "order_amount": "399.00", "note": "首单"}
+    )
     assert ok.status_code == 200, ok.content
     assert ok.json()["status"] == "used"
-    again = shop.request("POST", path + "/redeem")
-    assert again.status_code == 200
     voucher = MemberVoucher.objects.get(pk=coupon.pk)
-    assert (voucher.status, voucher.used_note) == ("used", "官方商城: SO-1")
+    assert (voucher.status, voucher.used_note, voucher.used_reference) == (
+        "used",
+        "官方商城: SO-1 首单",
+        "SO-1",
+    )
+    assert voucher.used_client_id == shop.obj.pk
+    # A retry of the same redemption is a replay: the same answer, nothing changes.
+    before = MemberVoucher.objects.values().get(pk=coupon.pk)
+    again = shop.request("POST", path + "/redeem", {"order_ref": "SO-1", "order_amount": "399.00"})
+    assert (again.status_code, again.json()) == (200, ok.json())
+    assert MemberVoucher.objects.values().get(pk=coupon.pk) == before
+
+
+def test_a_used_coupon_cannot_pay_for_a_second_order(goods, member, shop):
+    """Review M2: redeeming with "shop order 1" then "shop order 2" answered 200 twice."""
+    (coupon,) = give(goods, member)
+    path = f"/api/v1/integration/coupons/{coupon.code}/redeem"
+    first = shop.request("POST", path, {"order_ref": "shop order 1", "order_amount": "300.00"})
+    assert first.status_code == 200
+    before = MemberVoucher.objects.values().get(pk=coupon.pk)
+
+    second = shop.request("POST", path, {"order_ref": "shop order 2", "order_amount": "300.00"})
+
+    assert second.status_code == 409
+    assert second.json()["error"]["code"] == "voucher_used"
+    assert MemberVoucher.objects.values().get(pk=coupon.pk) == before
+    assert before["used_reference"] == "shop order 1"
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        ({"order_amount": "399.00"}, "validation_error"),  # order_ref is required
+        ({"order_ref": "", "order_amount": "399.00"}, "validation_error"),
+        ({"order_ref": "   ", "order_amount": "399.00"}, "invalid_reference"),
+        ({"order_ref": 12, "order_amount": "399.00"}, "validation_error"),
+        ({"order_ref": "SO-1"}, "order_amount_required"),
+        ({"order_ref": "SO-1", "order_amount": "1.001"}, "validation_error"),
+    ],
+)
+def test_shop_redeem_bad_input_is_422_and_changes_nothing(goods, member, shop, payload, code):
+    (coupon,) = give(goods, member)
+    before = MemberVoucher.objects.values().get(pk=coupon.pk)
+
+    response = shop.request("POST", f"/api/v1/integration/coupons/{coupon.code}/redeem", payload)
+
+    assert response.status_code == 422, response.content
+    assert response.json()["error"]["code"] == code
+    assert MemberVoucher.objects.values().get(pk=coupon.pk) == before
 
 
 def test_shop_errors(goods, member, shop, client):
     (coupon,) = give(goods, member)
     services.vouchers_revoke(reference="line:1", reason="退款")
-    revoked = shop.request("POST", f"/api/v1/integration/coupons/{coupon.code}/redeem")
+    body = {"order_ref": "SO-1", "order_amount": "399.00"}
+    revoked = shop.request("POST", f"/api/v1/integration/coupons/{coupon.code}/redeem", body)
     assert (revoked.status_code, revoked.json()["error"]["code"]) == (409, "voucher_revoked")
-    missing = shop.request("POST", "/api/v1/integration/coupons/NOPE/redeem")
+    missing = shop.request("POST", "/api/v1/integration/coupons/NOPE/redeem", body)
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "voucher_not_found")
-    bad = shop.request("POST", f"/api/v1/integration/coupons/{coupon.code}/redeem", {"x": 1})
+    bad = shop.request(
+        "POST", f"/api/v1/integration/coupons/{coupon.code}/redeem", {**body, "x": 1}
+    )
     assert bad.status_code == 422
     unsigned = client.post(f"/api/v1/integration/coupons/{coupon.code}/redeem")
     assert unsigned.status_code == 401

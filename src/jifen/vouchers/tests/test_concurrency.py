@@ -92,3 +92,35 @@ def test_generated_coupons_race(goods, make_member, run_concurrently):
     assert {status for status, _ in results} == {"ok"}, results
     assert MemberVoucher.objects.count() == 100
     assert len(set(MemberVoucher.objects.values_list("code", flat=True))) == 100
+
+
+def test_one_coupon_redeemed_for_ten_shop_orders_at_once(goods, member, run_concurrently):
+    """Review M2: exactly one shop order gets the coupon; the others are `voucher_used`."""
+    from jifen.integrations.services import api_client_create
+
+    shop, _secret = api_client_create(name="官方商城")
+    (coupon,) = services.vouchers_issue(
+        member_id=member.pk,
+        order_line_id=None,
+        item_id=goods.coupon.pk,
+        sku_id=goods.coupon_sku.pk,
+        quantity=1,
+        reference="race-coupon",
+    )
+
+    def redeem(i):
+        try:
+            return services.voucher_mark_used(
+                code=coupon.code, order_amount="300.00", client_id=shop.pk, reference=f"SO-{i}"
+            ).used_reference
+        except Conflict as error:
+            return error.code
+
+    results = run_concurrently(redeem, 10)
+
+    assert all(status == "ok" for status, _ in results), results
+    answers = [value for _, value in results]
+    winner = MemberVoucher.objects.get(pk=coupon.pk)
+    assert winner.status == "used"
+    assert answers.count("voucher_used") == 9
+    assert [a for a in answers if a != "voucher_used"] == [winner.used_reference]

@@ -194,13 +194,98 @@ def test_revoke_bad_input(goods, member):
     assert MemberVoucher.objects.get().status == "unused"
 
 
-def test_mark_used_by_code_is_idempotent(goods, member, operator):
+def test_mark_used_by_code_once(goods, member, operator):
     (voucher,) = issue(goods.coupon, goods.coupon_sku, member)
     used = services.voucher_mark_used(code=voucher.code.lower(), by=operator, note="门店核销")
     assert (used.status, used.used_by_id, used.used_note) == ("used", operator.pk, "门店核销")
-    used_at = used.used_at
-    again = services.voucher_mark_used(code=voucher.code)
-    assert (again.status, again.used_at, again.used_by_id) == ("used", used_at, operator.pk)
+    before = MemberVoucher.objects.values().get(pk=voucher.pk)
+    # Without a redemption reference a second use cannot be told from a retry: refused.
+    with pytest.raises(Conflict) as error:
+        services.voucher_mark_used(code=voucher.code)
+    assert error.value.code == "voucher_used"
+    assert MemberVoucher.objects.values().get(pk=voucher.pk) == before
+
+
+@pytest.fixture
+def shop_client(db):
+    from jifen.integrations.services import api_client_create
+
+    obj, _secret = api_client_create(name="官方商城")
+    return obj
+
+
+def test_shop_redemption_replays_by_reference_and_refuses_another(goods, member, shop_client):
+    (voucher,) = issue(goods.coupon, goods.coupon_sku, member)
+    used = services.voucher_mark_used(
+        code=voucher.code,
+        order_amount=Decimal("299.00"),
+        client_id=shop_client.pk,
+        reference="SO-1",
+        note="官方商城: SO-1",
+    )
+    assert (used.status, used.used_client_id, used.used_reference, used.used_note) == (
+        "used",
+        shop_client.pk,
+        "SO-1",
+        "官方商城: SO-1",
+    )
+    before = MemberVoucher.objects.values().get(pk=voucher.pk)
+
+    again = services.voucher_mark_used(
+        code=voucher.code, order_amount="399.00", client_id=shop_client.pk, reference="SO-1"
+    )
+    assert again.pk == voucher.pk
+    assert MemberVoucher.objects.values().get(pk=voucher.pk) == before
+
+    with pytest.raises(Conflict) as error:
+        services.voucher_mark_used(
+            code=voucher.code, order_amount="399.00", client_id=shop_client.pk, reference="SO-2"
+        )
+    assert error.value.code == "voucher_used"
+    assert MemberVoucher.objects.values().get(pk=voucher.pk) == before
+
+    from jifen.integrations.services import api_client_create
+
+    other, _secret = api_client_create(name="另一个商城")
+    with pytest.raises(Conflict) as error:  # the same order number from another client
+        services.voucher_mark_used(
+            code=voucher.code, order_amount="399.00", client_id=other.pk, reference="SO-1"
+        )
+    assert error.value.code == "voucher_used"
+    assert MemberVoucher.objects.values().get(pk=voucher.pk) == before
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code"),
+    [
+        ({"reference": "SO-1"}, "order_amount_required"),
+        ({"reference": "SO-1", "order_amount": "298.99"}, "below_threshold"),
+        ({"reference": "SO-1", "order_amount": "-1"}, "invalid_amount"),
+        ({"reference": "SO-1", "order_amount": "1.001"}, "invalid_amount"),
+        ({"reference": "SO-1", "order_amount": 1.5}, "invalid_amount"),
+        ({"reference": "SO-1", "order_amount": "NaN"}, "invalid_amount"),
+        ({"order_amount": "299.00"}, "reference_required"),
+        ({"reference": "", "order_amount": "299.00"}, "invalid_reference"),
+        ({"reference": "x" * 101, "order_amount": "299.00"}, "invalid_reference"),
+    ],
+)
+def test_shop_redemption_bad_input_changes_nothing(goods, member, shop_client, kwargs, code):
+    (voucher,) = issue(goods.coupon, goods.coupon_sku, member)
+    before = MemberVoucher.objects.values().get(pk=voucher.pk)
+
+    with pytest.raises(ValidationFailed) as error:
+        services.voucher_mark_used(code=voucher.code, client_id=shop_client.pk, **kwargs)
+
+    assert error.value.code == code
+    assert MemberVoucher.objects.values().get(pk=voucher.pk) == before
+
+
+def test_shop_redemption_without_threshold_needs_no_amount(goods, member, shop_client):
+    (voucher,) = issue(goods.massage, goods.massage_sku, member)
+
+    used = services.voucher_mark_used(code=voucher.code, client_id=shop_client.pk, reference="B1")
+
+    assert (used.status, used.used_reference) == ("used", "B1")
 
 
 def test_mark_used_checks_threshold_expiry_and_revocation(goods, member):
