@@ -3,7 +3,9 @@
 
 Invariants:
 - Once per (client, order_id): the IntegrationHold row is unique on it and its ledger hold
-  is posted under the reference "integration:<client id>:hold:<order id>". A retried create
+  is posted under the reference "integration:<client id>:hold:<order id>" (its capture,
+  release and expiry under "integration:<client id>:hold-<step>:<hold id>", so no order id,
+  whatever it contains, names another hold's step). A retried create
   with the same member, amount and points returns the same hold; anything else is 409
   `reference_conflict`. Concurrent creates of one order wait on the ledger's reference.
 - A hold ends once: capture, release and expiry lock the IntegrationHold row, then change
@@ -41,9 +43,17 @@ MAX_POINTS = 10**12
 Status = IntegrationHold.Status
 
 
-def _reference(client_id: int, order_id: str, step: str = "") -> str:
-    base = f"integration:{client_id}:hold:{order_id}"
-    return f"{base}:{step}" if step else base
+def _reference(client_id: int, order_id: str) -> str:
+    """The ledger hold's reference: readable, carries the client's order id (any text)."""
+    return f"integration:{client_id}:hold:{order_id}"
+
+
+def _step_reference(hold: IntegrationHold, step: str) -> str:
+    """The capture / release / expiry reference, from the hold's id, never its order id: a
+    client order id may contain ":" ("X:capture"), and a reference built from it could be
+    another order's step reference, which would then fail for ever with reference_conflict.
+    "integration:<c>:hold-<step>:<id>" differs from every "integration:<c>:hold:<order id>"."""
+    return f"integration:{hold.client_id}:hold-{step}:{hold.pk}"
 
 
 def _explain(hold: IntegrationHold | None = None, **parts) -> dict:
@@ -242,7 +252,7 @@ def integration_hold_capture(
         )
     points_hold_capture(
         hold_id=hold.ledger_hold_id,
-        reference=_reference(client.pk, hold.order_id, "capture"),
+        reference=_step_reference(hold, "capture"),
         purpose=PURPOSE,
         explanation=_("商城外订单 #%(order)s 积分抵现 ¥%(cash)s（已支付）") % _explain(hold),
     )
@@ -266,7 +276,7 @@ def integration_hold_release(
         raise _not_held(hold)
     points_hold_release(
         hold_id=hold.ledger_hold_id,
-        reference=_reference(client.pk, hold.order_id, "release"),
+        reference=_step_reference(hold, "release"),
         explanation=_("商城外订单 #%(order)s 已取消，退回抵现积分") % _explain(hold),
     )
     return _settle(hold, to=Status.RELEASED, now=now)
@@ -279,7 +289,7 @@ def _expire_one(hold_id: int, now: dt.datetime) -> bool:
         return False  # captured or released meanwhile
     points_hold_release(
         hold_id=hold.ledger_hold_id,
-        reference=_reference(hold.client_id, hold.order_id, "expire"),
+        reference=_step_reference(hold, "expire"),
         explanation=_("商城外订单 #%(order)s 超时未支付，退回抵现积分") % _explain(hold),
     )
     _settle(hold, to=Status.EXPIRED, now=now)

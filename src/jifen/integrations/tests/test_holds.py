@@ -295,7 +295,7 @@ def test_capture_spends_the_held_points_once(integration, shopper):
     hold.refresh_from_db()
     assert hold.ledger_hold.status == "captured"
     capture = hold.ledger_hold.settle_transaction
-    assert capture.reference == f"integration:{integration.obj.pk}:hold:123:capture"
+    assert capture.reference == f"integration:{integration.obj.pk}:hold-capture:{hold.pk}"
     assert capture.explanation == "商城外订单 #123 积分抵现 ¥5.00（已支付）"
     redeemed = Entry.objects.filter(account__code="redemption:shop_checkout")
     assert [entry.amount for entry in redeemed] == [500]
@@ -378,7 +378,7 @@ def test_the_expiry_job_releases_only_holds_past_their_time(integration, shopper
     stale.refresh_from_db()
     settle = stale.ledger_hold.settle_transaction
     assert (stale.ledger_hold.status, settle.kind) == ("released", "release")
-    assert settle.reference == f"integration:{integration.obj.pk}:hold:stale:expire"
+    assert settle.reference == f"integration:{integration.obj.pk}:hold-expire:{stale.pk}"
     assert settle.explanation == "商城外订单 #stale 超时未支付，退回抵现积分"
     # The shop comes back late: a release is a no-op, a capture is refused.
     released = integration.request("POST", f"{HOLDS}/{stale.pk}/release")
@@ -498,3 +498,44 @@ def test_the_verification_check_finds_a_hold_that_disagrees_with_the_ledger(inte
         ("H1", f"integration hold {held.pk} (a)")
     ]
     IntegrationHold.objects.filter(pk=held.pk).update(status=before)  # leave the books right
+
+
+@pytest.mark.parametrize("step", ["capture", "release", "expire"])
+def test_an_order_id_with_a_colon_cannot_take_another_orders_step_reference(
+    integration, shopper, step
+):
+    """Review m3: a hold for order "X:<step>" took the reference of order X's <step>, and
+    settling X then failed for ever with reference_conflict. Steps now use the hold id."""
+    trap, _created = _create(integration.obj, order_id=f"X:{step}", points=500)
+    victim, _created = _create(integration.obj, order_id="X", points=1000)
+    assert _wallet(shopper) == {"available": 3500, "pending": 0, "held": 1500}
+
+    if step == "capture":
+        settled = integration_hold_capture(client=integration.obj, hold_id=victim.pk)
+        assert _wallet(shopper) == {"available": 3500, "pending": 0, "held": 500}
+    elif step == "release":
+        settled = integration_hold_release(client=integration.obj, hold_id=victim.pk)
+        assert _wallet(shopper) == {"available": 4500, "pending": 0, "held": 500}
+    else:
+        IntegrationHold.objects.filter(pk=victim.pk).update(
+            expires_at=timezone.now() - dt.timedelta(minutes=1)
+        )
+        assert integration_holds_expire() == 1
+        settled = IntegrationHold.objects.get(pk=victim.pk)
+        assert _wallet(shopper) == {"available": 4500, "pending": 0, "held": 500}
+
+    expected = {"capture": "captured", "release": "released", "expire": "expired"}[step]
+    assert settled.status == expected
+    settle = Hold.objects.get(pk=victim.ledger_hold_id).settle_transaction
+    assert settle.reference == f"integration:{integration.obj.pk}:hold-{step}:{victim.pk}"
+    trap.refresh_from_db()
+    assert (
+        trap.ledger_hold.hold_transaction.reference
+        == f"integration:{integration.obj.pk}:hold:X:{step}"
+    )
+    assert trap.status == "held"
+    # The "trap" order settles normally too.
+    integration_hold_capture(client=integration.obj, hold_id=trap.pk)
+    trap.refresh_from_db()
+    assert trap.status == "captured"
+    assert _wallet(shopper)["held"] == 0
