@@ -8,7 +8,8 @@
   tracking events inline; "更正运单" (shipment_update_tracking) and, for the sandbox
   carrier, "模拟物流进度" (shipment_simulate_progress: a real signed callback).
 - 承运商 (Carrier): added and edited through carrier_save; the change page shows the
-  callback URL and secret to give the carrier.
+  callback URL and secret to give the carrier. "沙箱" is read-only once the carrier has
+  shipments (a sandbox carrier can simulate deliveries).
 - 批量发货记录 (BulkShipImport): read-only, with each row's result.
 
 Every write goes through jifen.shipping.services; DomainErrors become messages.
@@ -473,7 +474,14 @@ class CarrierAdmin(NumberColumnMixin, ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # The code and salt name the callback secret: they never change once used.
-        return ("code", "callback_url", "callback_secret") if obj else ()
+        if not obj:
+            return ()
+        fields = ("code", "callback_url", "callback_secret")
+        if obj.shipments.exists():
+            # A sandbox carrier lets staff "simulate" delivery (which opens the after-sale
+            # window): never switchable once real or simulated parcels ride with it.
+            fields = (*fields, "is_sandbox")
+        return fields
 
     def get_fields(self, request, obj=None):
         fields = ["code", "name", "tracking_url_template", "is_sandbox", "is_active", "sort_order"]
@@ -513,7 +521,8 @@ class CarrierAdmin(NumberColumnMixin, ModelAdmin):
             code=obj.code if change else data["code"],
             name=data["name"],
             tracking_url_template=data.get("tracking_url_template") or "",
-            is_sandbox=data.get("is_sandbox", False),
+            # Read-only once the carrier has shipments: keep what it is.
+            is_sandbox=data["is_sandbox"] if "is_sandbox" in data else obj.is_sandbox,
             is_active=data.get("is_active", True),
             sort_order=data.get("sort_order") or 0,
         )
