@@ -273,3 +273,28 @@ def _mall(log) -> None:
     load_shipping_demo(log=log)
     load_aftersales_demo(log=log)
     load_reviews_demo(log=log)
+    _expiring_soon(log)
+
+
+def _expiring_soon(log) -> None:
+    """The demo member's "320 points expire on …" notice. The history ends with points that
+    lapse twelve days later, but the demo orders just spent the soonest-expiring points
+    first (as every spend does); post such a lot again unless one is still due within 20
+    days. Once a day at most: the reference carries the business day."""
+    from jifen.ledger.selectors import points_summary
+    from jifen.ledger.services import points_earn
+
+    demo = User.objects.get(phone=DEMO_PHONE)
+    today = clock.business_date()
+    soon = points_summary(member_id=demo.pk)["next_expiry"]
+    if soon and soon["date"] - today < dt.timedelta(days=20):
+        return
+    points_earn(
+        member_id=demo.pk,
+        points=800,
+        source="campaign",
+        reference=f"demo:expiring-soon:{today.isoformat()}",
+        explanation="会员日限时积分",
+        expires_on=today + dt.timedelta(days=12),
+    )
+    log("demo member: 800 points expiring in 12 days")
