@@ -75,6 +75,7 @@ class OrderAdmin(ReadOnlyAdmin):
     )
     list_filter = (
         ("status", titled(gettext_lazy("状态"))),
+        ("cash_refund_status", titled(gettext_lazy("取消退款状态"))),
         "needs_shipping",
         ("created_at", BusinessDateRangeFilter),
     )
@@ -84,7 +85,8 @@ class OrderAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-pk")
     inlines = (OrderLineInline, OrderEventInline)
-    actions_detail = ["cancel_order"]
+    actions_detail = ["cancel_order", "retry_cash_refund"]
+    actions = ["retry_cash_refunds"]
     fieldsets = (
         (None, {"fields": ("number", "member_link", "status", "created_at", "expires_at")}),
         (
@@ -121,6 +123,19 @@ class OrderAdmin(ReadOnlyAdmin):
                 )
             },
         ),
+        (
+            gettext_lazy("取消退款"),
+            {
+                "fields": (
+                    "cash_refund_badge",
+                    "cash_refund_reference",
+                    "cash_refund_id",
+                    "cash_refund_error",
+                    "cash_refund_attempts",
+                    "shipping_refunded",
+                )
+            },
+        ),
     )
     readonly_fields = (
         "number",
@@ -149,6 +164,12 @@ class OrderAdmin(ReadOnlyAdmin):
         "cancelled_at",
         "refunded_at",
         "cancel_reason",
+        "cash_refund_badge",
+        "cash_refund_reference",
+        "cash_refund_id",
+        "cash_refund_error",
+        "cash_refund_attempts",
+        "shipping_refunded",
     )
 
     @display(description=gettext_lazy("订单号"), ordering="number")
@@ -178,6 +199,72 @@ class OrderAdmin(ReadOnlyAdmin):
     )
     def status_badge(self, obj: Order) -> str:
         return obj.get_status_display()
+
+    @display(
+        description=gettext_lazy("取消退款状态"),
+        label={
+            Order.CashRefund.PENDING.label: "warning",
+            Order.CashRefund.SUCCEEDED.label: "success",
+            Order.CashRefund.FAILED.label: "danger",
+        },
+    )
+    def cash_refund_badge(self, obj: Order) -> str:
+        return obj.get_cash_refund_status_display() if obj.cash_refund_status else "-"
+
+    def has_retry_refund_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.is_active and request.user.has_perm("orders.change_order")
+
+    def _retry(self, request: HttpRequest, order_id: int) -> Order | None:
+        try:
+            order = services.order_cash_refund_retry(
+                order_id=order_id,
+                by=request.user,
+                actor_label=str(getattr(request.user, "display_name", "") or request.user)[:60],
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+            return None
+        if order.cash_refund_status == Order.CashRefund.SUCCEEDED:
+            messages.success(
+                request, _("订单 %(number)s 的现金已退回。") % {"number": order.number}
+            )
+        elif order.cash_refund_status == Order.CashRefund.FAILED:
+            messages.error(
+                request,
+                _("订单 %(number)s 退款再次失败：%(error)s")
+                % {"number": order.number, "error": order.cash_refund_error},
+            )
+        else:
+            messages.info(request, _("订单 %(number)s 的退款处理中。") % {"number": order.number})
+        return order
+
+    @action(
+        description=gettext_lazy("重新发起现金退款"),
+        icon="replay",
+        permissions=["retry_refund"],
+        variant=ActionVariant.WARNING,
+        dialog={
+            "title": gettext_lazy("重新发起现金退款"),
+            "description": gettext_lazy(
+                "仅限现金退款失败的已取消订单：以新的退款单号再次向支付渠道退款，"
+                "支付渠道不会退出超过实付的金额。"
+            ),
+            "form_submit_text": gettext_lazy("确认退款"),
+        },
+    )
+    def retry_cash_refund(self, request: HttpRequest, form, object_id) -> HttpResponse:
+        self._retry(request, int(object_id))
+        url = reverse("admin:orders_order_change", args=[object_id])
+        if request.headers.get("HX-Request"):
+            return HttpResponse(headers={"HX-Redirect": url})
+        return HttpResponseRedirect(url)
+
+    @action(description=gettext_lazy("重新发起失败的现金退款"), permissions=["retry_refund"])
+    def retry_cash_refunds(self, request: HttpRequest, queryset) -> None:
+        for order_id in queryset.filter(cash_refund_status=Order.CashRefund.FAILED).values_list(
+            "pk", flat=True
+        ):
+            self._retry(request, order_id)
 
     def has_cancel_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return request.user.is_active and request.user.has_perm("orders.change_order")

@@ -7,6 +7,8 @@ InsufficientPoints, OutOfStock.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import secrets
 from decimal import Decimal
@@ -212,6 +214,31 @@ def _clean_token(token) -> str | None:
     return token
 
 
+def _checkout_fingerprint(lines, address_id) -> str:
+    """sha256 of what a checkout asked for: the lines (merged per SKU, in SKU order) and the
+    address id. Input that clean_lines refuses is hashed as given (it never makes an order,
+    and a replay of its token with it differs from the first order's content anyway)."""
+    try:
+        content = sorted(clean_lines(lines))
+    except ValidationFailed:
+        content = repr(lines)
+    payload = json.dumps({"lines": content, "address": address_id}, default=str, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _replayed(order: Order, fingerprint: str) -> Order:
+    """The order a checkout token already made, if the replay asks for the same content;
+    Conflict `checkout_token_reused` otherwise (orders placed before fingerprints were
+    kept have none and are returned as before)."""
+    if order.checkout_fingerprint and fingerprint and order.checkout_fingerprint != fingerprint:
+        raise Conflict(
+            _("该下单请求已提交过其他内容，请刷新页面后重新下单。"),
+            code="checkout_token_reused",
+            fields={"checkout_token": order.checkout_token},
+        )
+    return order
+
+
 class _Replay(Exception):
     def __init__(self, order: Order):
         self.order = order
@@ -241,20 +268,22 @@ def order_place(
     OutOfStock; Conflict `per_member_limit`; InsufficientPoints.
     """
     token = _clean_token(checkout_token)
+    fingerprint = _checkout_fingerprint(lines, address_id) if token else ""
     if token:
         existing = Order.objects.filter(member_id=member_id, checkout_token=token).first()
         if existing is not None:
-            return existing
+            return _replayed(existing, fingerprint)
     try:
         order = _order_place_atomic(
             member_id=member_id,
             lines=lines,
             address_id=address_id,
             token=token,
+            fingerprint=fingerprint,
             from_cart=from_cart,
         )
     except _Replay as replay:
-        return replay.order
+        return _replayed(replay.order, fingerprint)
     if order.status == Order.Status.PENDING_PAYMENT:
         try:
             order_payment_start(order=order, return_url=return_url)
@@ -283,13 +312,14 @@ def _insert_order(token: str | None, **fields) -> Order:
 
 
 @transaction.atomic
-def _order_place_atomic(*, member_id, lines, address_id, token, from_cart) -> Order:
+def _order_place_atomic(*, member_id, lines, address_id, token, fingerprint, from_cart) -> Order:
     quote = checkout_quote(member_id=member_id, lines=lines)
     snapshot = _address_snapshot(member_id, address_id) if quote.needs_shipping else {}
     now = timezone.now()
     expires_at = now + dt.timedelta(minutes=conf.payment_minutes())
     order = _insert_order(
         token,
+        checkout_fingerprint=fingerprint,
         member_id=member_id,
         status=Order.Status.PENDING_PAYMENT,
         points_subtotal=quote.points_subtotal,
@@ -523,31 +553,44 @@ def _revoke(line: OrderLine, reason: str) -> int:
 
 
 def _after_commit_money(order: Order, *, was_paid: bool, reason: str) -> None:
-    """Close the unpaid payment, or refund the paid cash, once our locks are gone (payments
-    locks its own rows: never while we hold the order)."""
-    number, cash, payment_id = order.number, order.cash_total, order.paid_payment_id
+    """Close the unpaid payment, or send the cash refund recorded on the order, once our
+    locks are gone (payments locks its own rows: never while we hold the order)."""
+    number, order_id = order.number, order.pk
+    if was_paid:
+        if order.cash_refund_status == Order.CashRefund.PENDING:
+            transaction.on_commit(lambda: order_cash_refund_send(order_id=order_id), robust=True)
+        return
+    if order.cash_total <= 0:
+        return
 
-    def run():
+    def close():
         try:
-            if was_paid and payment_id and cash > 0:
-                from jifen.payments.services import payment_refund
-
-                payment_refund(
-                    payment_id=payment_id,
-                    amount=cash,
-                    reference=f"order:{number}:cancel",
-                    reason=reason,
-                )
-            elif not was_paid and cash > 0:
-                from jifen.payments.services import payment_close
-
-                payment_close(purpose="order", reference=number)
+            from jifen.payments.services import payment_close
         except ImportError:
-            pass
-        except Exception:  # the order is cancelled; the money side is retried by payments
-            logger.exception("after-cancel payment step failed for order %s", number)
+            return
+        payment_close(purpose="order", reference=number)
 
-    transaction.on_commit(run)
+    # robust: a failure to close must not undo a committed cancel (the payment then
+    # expires by itself, and a late "paid" callback is refunded by payments).
+    transaction.on_commit(close, robust=True)
+
+
+def _aftersale_blocks_cancel(order: Order) -> None:
+    """After-sales and cancelling must not both give the same things back: while an
+    after-sale of the order is open, or once one has refunded anything, the order can no
+    longer be cancelled (the member finishes through the after-sale, which refunds the
+    rest). Read under the order lock, which after-sale requests and refunds also take."""
+    try:
+        from jifen.aftersales.models import OPEN_STATUSES, AfterSale
+    except ImportError:  # pragma: no cover - the app is installed everywhere
+        return
+    statuses = (*OPEN_STATUSES, AfterSale.Status.REFUNDED)
+    if AfterSale.objects.filter(order_id=order.pk, status__in=statuses).exists():
+        raise Conflict(
+            _("该订单已申请售后，不能直接取消；请在售后单中办理退款。"),
+            code="aftersale_open",
+            fields={"order": order.number},
+        )
 
 
 @transaction.atomic
@@ -559,9 +602,13 @@ def order_cancel(
     pending_payment: hold released, reservations released, the payment closed (after
     commit). paid (not yet shipped): vouchers revoked (Conflict `vouchers_used` if one was
     used), stock returned, the capture reversed (the points go back to their lots with their
-    original expiry), the cash refunded through payments (after commit). With `member_id`,
-    only that member's order (NotFound otherwise). Cancelling a cancelled order returns it.
-    Conflict `invalid_transition` after shipment or completion (nothing changes).
+    original expiry), the cash refunded through payments after commit — its outcome is
+    recorded on the order (`cash_refund_status` pending → succeeded | failed; a failure is
+    retried by `order_cash_refund_retry` and the periodic job). With `member_id`, only that
+    member's order (NotFound otherwise). Cancelling a cancelled order returns it.
+    Conflict `invalid_transition` after shipment or completion; Conflict `aftersale_open`
+    while an after-sale of the order is open or once one has refunded anything (nothing
+    changes).
     """
     order = _lock_order(order_id)
     if member_id is not None and order.member_id != member_id:
@@ -575,17 +622,179 @@ def order_cancel(
             code="invalid_transition",
             fields={"from": order.status, "to": Order.Status.CANCELLED},
         )
+    _aftersale_blocks_cancel(order)
     was_paid = order.status == Order.Status.PAID
+    changes: dict = {"cancel_reason": reason}
     if was_paid:
         _give_back_paid(order, reason)
+        if order.shipping_fee > 0:
+            # The cancel refunds cash_total, fee included.
+            changes["shipping_refunded"] = True
+        if order.paid_payment_id and order.cash_total > 0:
+            changes.update(
+                cash_refund_status=Order.CashRefund.PENDING,
+                cash_refund_reference=f"order:{order.number}:cancel",
+                cash_refund_attempts=1,
+                cash_refund_error="",
+            )
     else:
         _give_back_unpaid(order, reason)
-    Order.objects.filter(pk=order.pk).update(cancel_reason=reason)
+    Order.objects.filter(pk=order.pk).update(**changes)
     order = order_transition(
         order_id=order.pk, to=Order.Status.CANCELLED, by=by, actor_label=actor_label, reason=reason
     )
+    for name, value in changes.items():
+        setattr(order, name, value)
     _after_commit_money(order, was_paid=was_paid, reason=reason)
     return order
+
+
+# --- the cash refund of a cancelled paid order --------------------------------------------------
+
+MAX_AUTO_REFUND_ATTEMPTS = 5
+
+
+def order_cash_refund_send(*, order_id: int) -> Order:
+    """Send the pending cash refund of a cancelled paid order under its current reference
+    (`payments.payment_refund`, idempotent by reference: a repeat re-reads the refund) and
+    record the outcome: succeeded, failed (the provider's refusal or the DomainError, e.g.
+    `refund_exceeds_paid`), or still pending (the gateway did not answer; payments retries
+    the refund and the periodic job reads its outcome). Call it outside a transaction (the
+    provider is called after commit). Does nothing unless the status is pending."""
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None or order.cash_refund_status != Order.CashRefund.PENDING:
+        return order
+    reference = order.cash_refund_reference
+    changes: dict
+    try:
+        from jifen.payments.services import payment_refund, refund_submit
+
+        refund = payment_refund(
+            payment_id=order.paid_payment_id,
+            amount=order.cash_total,
+            reference=reference,
+            reason=(order.cancel_reason or _("订单取消"))[:200],
+        )
+        if refund.status == "pending":
+            # Submitted after payments' commit; when that was deferred (a caller's
+            # transaction) or a replay found it pending, ask the provider once now
+            # (refund_submit does nothing to a finished refund).
+            refund = refund_submit(refund_id=refund.pk)
+    except DomainError as error:
+        changes = {
+            "cash_refund_status": Order.CashRefund.FAILED,
+            "cash_refund_error": error.message,
+        }
+    except Exception as error:  # an unexpected failure is recorded and retried, never lost
+        logger.exception("cash refund of cancelled order %s failed", order.number)
+        changes = {
+            "cash_refund_status": Order.CashRefund.FAILED,
+            "cash_refund_error": f"{type(error).__name__}: {error}",
+        }
+    else:
+        status = {
+            "succeeded": Order.CashRefund.SUCCEEDED,
+            "failed": Order.CashRefund.FAILED,
+        }.get(refund.status, Order.CashRefund.PENDING)
+        changes = {
+            "cash_refund_status": status,
+            "cash_refund_id": refund.pk,
+            "cash_refund_error": refund.failure if status == Order.CashRefund.FAILED else "",
+        }
+    changes["cash_refund_error"] = str(changes["cash_refund_error"])[:300]
+    # Guarded by the attempt's reference: an answer to an older attempt never overwrites a
+    # newer one.
+    Order.objects.filter(
+        pk=order.pk, cash_refund_status=Order.CashRefund.PENDING, cash_refund_reference=reference
+    ).update(**changes, updated_at=timezone.now())
+    order.refresh_from_db()
+    if order.cash_refund_status == Order.CashRefund.FAILED:
+        logger.error(
+            "cash refund %s of cancelled order %s failed: %s",
+            reference,
+            order.number,
+            order.cash_refund_error,
+        )
+    return order
+
+
+def order_cash_refund_retry(*, order_id: int, by=None, actor_label: str = "system") -> Order:
+    """Start a new attempt of a failed cash refund of a cancelled order: a new reference
+    f"order:{number}:cancel:{attempt}" (a failed refund is final for its reference), one
+    OrderEvent saying who retried, then the refund is sent after commit. Payments never
+    refunds more than was paid (a refund that did go through makes the retry fail with
+    `refund_exceeds_paid`, recorded). Conflict `refund_not_failed` unless the order's cash
+    refund has failed (nothing changes). Call it outside a transaction."""
+    with transaction.atomic():
+        order = _lock_order(order_id)
+        if order.cash_refund_status != Order.CashRefund.FAILED:
+            raise Conflict(
+                _("该订单没有失败的现金退款。"),
+                code="refund_not_failed",
+                fields={"cash_refund_status": order.cash_refund_status},
+            )
+        attempt = order.cash_refund_attempts + 1
+        reference = f"order:{order.number}:cancel:{attempt}"
+        moved = Order.objects.filter(
+            pk=order.pk,
+            cash_refund_status=Order.CashRefund.FAILED,
+            cash_refund_attempts=order.cash_refund_attempts,
+        ).update(
+            cash_refund_status=Order.CashRefund.PENDING,
+            cash_refund_reference=reference,
+            cash_refund_attempts=F("cash_refund_attempts") + 1,
+            cash_refund_id=None,
+            cash_refund_error="",
+            updated_at=timezone.now(),
+        )
+        if not moved:  # pragma: no cover - only if the lock was bypassed
+            raise Conflict(_("请稍后再试。"), code="refund_not_failed")
+        OrderEvent.objects.create(
+            order=order,
+            from_status=order.status,
+            to_status=order.status,
+            actor=by if getattr(by, "pk", None) else None,
+            actor_label=str(actor_label)[:60],
+            reason=_("重新发起现金退款（第 %(n)s 次，%(reference)s）")
+            % {"n": attempt, "reference": reference},
+        )
+        transaction.on_commit(lambda: order_cash_refund_send(order_id=order.pk), robust=True)
+    return Order.objects.get(pk=order.pk)
+
+
+def orders_cash_refunds_retry(
+    *, now: dt.datetime | None = None, min_age_minutes: int = 10, batch_size: int = 200
+) -> int:
+    """The periodic job: cash refunds of cancelled orders that did not end well, untouched
+    for `min_age_minutes`: failed ones get a new attempt (up to MAX_AUTO_REFUND_ATTEMPTS;
+    after that they wait for an operator's "retry"), pending ones are sent again (a repeat
+    of the same reference only reads the refund's outcome, or creates it if the after-commit
+    step never ran). Returns how many orders it touched."""
+    now = now or timezone.now()
+    due = now - dt.timedelta(minutes=min_age_minutes)
+    stale = Order.objects.filter(updated_at__lte=due, status=Order.Status.CANCELLED)
+    failed = list(
+        stale.filter(
+            cash_refund_status=Order.CashRefund.FAILED,
+            cash_refund_attempts__lt=MAX_AUTO_REFUND_ATTEMPTS,
+        ).values_list("pk", flat=True)[:batch_size]
+    )
+    pending = list(
+        stale.filter(cash_refund_status=Order.CashRefund.PENDING).values_list("pk", flat=True)[
+            :batch_size
+        ]
+    )
+    touched = 0
+    for order_id in failed:
+        try:
+            order_cash_refund_retry(order_id=order_id, actor_label="system")
+        except Conflict:
+            continue  # retried by an operator meanwhile
+        touched += 1
+    for order_id in pending:
+        order_cash_refund_send(order_id=order_id)
+        touched += 1
+    return touched
 
 
 def orders_expire_unpaid(*, now: dt.datetime | None = None, batch_size: int = 200) -> int:

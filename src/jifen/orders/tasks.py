@@ -2,7 +2,11 @@
 
 from celery import shared_task
 
-from jifen.orders.services import orders_auto_complete, orders_expire_unpaid
+from jifen.orders.services import (
+    orders_auto_complete,
+    orders_cash_refunds_retry,
+    orders_expire_unpaid,
+)
 
 
 @shared_task
@@ -15,3 +19,9 @@ def orders_expire_unpaid_task() -> int:
 def orders_auto_complete_task() -> int:
     """Complete orders shipped JIFEN_ORDER_AUTO_COMPLETE_DAYS ago and not confirmed."""
     return orders_auto_complete()
+
+
+@shared_task
+def orders_cash_refunds_retry_task() -> int:
+    """Retry failed cash refunds of cancelled orders; read the outcome of pending ones."""
+    return orders_cash_refunds_retry()

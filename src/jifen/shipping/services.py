@@ -101,6 +101,19 @@ def _actor_label(by) -> str:
 # --- shipping an order ------------------------------------------------------------------------
 
 
+def _refuse_open_aftersale(order: Order) -> None:
+    """A paid order with an open after-sale (a refund-only request made before shipment)
+    is not shipped until an operator decides it: shipping it would send goods whose refund
+    may already be agreed. Read under the order lock, which after-sale requests take too."""
+    from jifen.aftersales.models import OPEN_STATUSES, AfterSale
+
+    if AfterSale.objects.filter(order_id=order.pk, status__in=OPEN_STATUSES).exists():
+        raise Conflict(
+            _("订单 %(number)s 有处理中的售后单，请先处理售后再发货。") % {"number": order.number},
+            code="aftersale_open",
+        )
+
+
 def shipment_create(*, order_id: int, carrier_code: str, tracking_number: str, by=None) -> Shipment:
     """Ship an order: create its Shipment (with a first "已发货" tracking event) and move the
     order paid → shipped through orders.services.order_transition, in one transaction.
@@ -111,7 +124,8 @@ def shipment_create(*, order_id: int, carrier_code: str, tracking_number: str, b
     Raises ValidationFailed (invalid_tracking_number), NotFound (order_not_found,
     carrier_not_found), Conflict: already_shipped (the order has another tracking number —
     use shipment_update_tracking), order_not_shippable (not paid), no_shipping_needed
-    (virtual goods only), tracking_number_in_use (another order's parcel). Nothing changes
+    (virtual goods only), aftersale_open (an after-sale of the order is still open),
+    tracking_number_in_use (another order's parcel). Nothing changes
     when it raises.
     """
     from jifen.orders.services import order_transition
@@ -147,6 +161,7 @@ def shipment_create(*, order_id: int, carrier_code: str, tracking_number: str, b
                 % {"number": order.number, "status": order.get_status_display()},
                 code="order_not_shippable",
             )
+        _refuse_open_aftersale(order)
         now = timezone.now().replace(microsecond=0)  # carriers report whole seconds
         try:
             with transaction.atomic():
