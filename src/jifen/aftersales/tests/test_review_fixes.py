@@ -30,6 +30,18 @@ def _mall_settings(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
 
 
+@pytest.fixture(autouse=True)
+def _eager_tasks():
+    """The sandbox callback and refunds are Celery tasks: inline, also with a broker."""
+    from jifen.config.celery import app
+
+    before = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = before
+
+
 @pytest.fixture
 def mall(db):
     m = SimpleNamespace()
