@@ -73,16 +73,16 @@ def test_search_then_item(browser, live_server, make_member, media, width):
     page.get_by_placeholder("搜索商品、品牌或分类").fill("耳机")
     page.get_by_role("button", name="搜索").click()
     page.wait_for_url("**/mall/search?q=*")
-    expect(page.get_by_test_id("result-count")).to_contain_text("共 2 件商品")
+    expect(page.get_by_test_id("result-count")).to_contain_text("共 3 件商品")
     page.get_by_placeholder("搜索商品、品牌或分类").fill("coff")  # 咖啡茶饮 is "Coffee & tea"
-    expect(page.get_by_test_id("result-count")).to_contain_text("共 2 件商品")
+    expect(page.get_by_test_id("result-count")).to_contain_text("共 5 件商品")
     expect(page.locator("#mall-results")).to_contain_text("星巴克咖啡券")
     expect(page.locator("#mall-results")).to_contain_text("奶茶 10 元代金券")
     assert "q=coff" in page.url
     # Sorting chips swap the results only.
     page.get_by_placeholder("搜索商品、品牌或分类").fill("")
     page.get_by_role("button", name="搜索").click()
-    expect(page.get_by_test_id("result-count")).to_contain_text("共 14 件商品")
+    expect(page.get_by_test_id("result-count")).to_contain_text("共 28 件商品")
     page.get_by_role("link", name="积分从低到高").click()
     expect(page.get_by_role("link", name="积分从低到高")).to_have_attribute("aria-current", "true")
     expect(page.get_by_test_id("item-card").first).to_contain_text("奶茶 10 元代金券")
@@ -98,8 +98,8 @@ def test_search_then_item(browser, live_server, make_member, media, width):
     expect(page.get_by_test_id("market-price")).to_contain_text("¥249.00")
     expect(page.locator(".mall-price [data-price-points]")).to_have_text("4,200")
     expect(page.locator(".mall-price [data-cash-value]")).to_have_text("¥19.90")
-    expect(page.get_by_test_id("redeem")).to_be_disabled()
-    expect(page.get_by_test_id("redeem")).to_have_text("即将开放")
+    expect(page.get_by_test_id("redeem")).to_have_text("立即兑换")
+    expect(page.get_by_test_id("add-to-cart")).to_be_enabled()
     # The first SKU (石墨黑 / 硅胶) sold 5 of its 15 units in the demo; 樱花粉 / 硅胶 sold none.
     expect(page.locator(".mall-stock [data-stock]")).to_have_text("10")
     first_sku = page.locator("[data-sku-picker]").get_attribute("data-sku-id")
