@@ -8,9 +8,11 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 WORKERS ?= 2
 
-# Variables the demo runs with: production settings, but plain http on localhost.
+# Variables the demo runs with: production settings, but plain http on localhost, and the
+# sandbox payment gateway (no money moves in the demo; production refuses it without this).
 DEMO_ENV := SECURE_SSL_REDIRECT=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0 \
 	SECURE_HSTS_SECONDS=0 JIFEN_REGISTRATION_CODE_REQUIRED=0 JIFEN_SERVE_MEDIA=1 \
+	JIFEN_ALLOW_SANDBOX_PAY=1 \
 	SECRET_KEY="$$(cat var/secret_key)"
 
 .PHONY: install demo serve test lint check bench clean

@@ -34,6 +34,9 @@ def test_check_deploy_is_clean_with_production_variables(tmp_path):
             "ALLOWED_HOSTS": "jifen.example.com",
             "JIFEN_VAR_DIR": str(tmp_path),
             "JIFEN_TESTING": "0",
+            # The only built-in gateway is the sandbox, refused in production unless the
+            # site says no money moves (payments/tests/test_sandbox_guard.py checks both).
+            "JIFEN_ALLOW_SANDBOX_PAY": "1",
         },
     )
     assert result.returncode == 0, result.stdout + result.stderr

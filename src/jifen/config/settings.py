@@ -194,6 +194,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     "vouchers-expire": {"task": "jifen.vouchers.tasks.vouchers_expire_task", "schedule": 3600.0},
+    "orders-cash-refunds-retry": {
+        "task": "jifen.orders.tasks.orders_cash_refunds_retry_task",
+        "schedule": 600.0,
+    },
     "payments-refunds-retry": {
         "task": "jifen.payments.tasks.refunds_retry_pending_task",
         "schedule": 600.0,
@@ -351,6 +355,9 @@ JIFEN_FREE_SHIPPING_OVER = os.environ.get("JIFEN_FREE_SHIPPING_OVER", "99.00")
 # "sandbox" is the built-in gateway simulator (not a real gateway); real providers are
 # registered by name in JIFEN_PAYMENT_PROVIDERS (name -> dotted class path).
 JIFEN_PAYMENT_PROVIDER = os.environ.get("JIFEN_PAYMENT_PROVIDER", "sandbox")
+# The sandbox gateway lets anyone mark an order paid: with DEBUG off it is refused (system
+# check payments.E001, pages 404) unless this says the site is a demo where no money moves.
+JIFEN_ALLOW_SANDBOX_PAY = env_bool("JIFEN_ALLOW_SANDBOX_PAY", False)
 JIFEN_PAYMENT_PROVIDERS: dict[str, str] = {}
 JIFEN_SANDBOX_PAY_KEY = os.environ.get("JIFEN_SANDBOX_PAY_KEY", "")
 # The public address of this site, for callbacks that a worker sends back to it.

@@ -33,9 +33,10 @@ def _order_url(number: str) -> str:
 
 
 def _uploads(request) -> list[tuple[str, bytes]]:
-    # Read at most one byte over the limit: the service refuses the file without this
-    # process holding a huge upload in memory.
-    return [(f.name, f.read(services.MAX_PHOTO_BYTES + 1)) for f in request.FILES.getlist("photos")]
+    # Read at most one byte over the limit, and one file over the count: the service refuses
+    # them without this process holding a hundred huge uploads in memory.
+    files = request.FILES.getlist("photos")[: services.MAX_PHOTOS + 1]
+    return [(f.name, f.read(services.MAX_PHOTO_BYTES + 1)) for f in files]
 
 
 @login_required

@@ -496,6 +496,7 @@ def callback_body(*, tracking_number: str, events: list[dict]) -> bytes:
 # --- carriers ---------------------------------------------------------------------------------
 
 
+@transaction.atomic
 def carrier_save(
     *,
     code: str,
@@ -508,7 +509,9 @@ def carrier_save(
     """Create the carrier with this code, or update its name, link template, flags and
     order (the code and the salt never change: the callback secret derives from them).
 
-    Raises ValidationFailed (invalid_carrier_code, invalid_text, required).
+    Raises ValidationFailed (invalid_carrier_code, invalid_text, required); Conflict
+    carrier_sandbox_locked when the sandbox flag of a carrier with shipments would change
+    (a real carrier switched to sandbox could have real parcels "delivered" by simulation).
     """
     if not isinstance(code, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,19}", code):
         raise ValidationFailed(
@@ -525,6 +528,17 @@ def carrier_save(
             _("查询链接须以 http:// 或 https:// 开头。"),
             code="invalid_url",
             fields={"tracking_url_template": template},
+        )
+    current = Carrier.objects.select_for_update().filter(code=code).first()
+    if (
+        current is not None
+        and current.is_sandbox != bool(is_sandbox)
+        and current.shipments.exists()
+    ):
+        raise Conflict(
+            _("承运商已有发货单，不能切换沙箱标志。"),
+            code="carrier_sandbox_locked",
+            fields={"is_sandbox": str(current.is_sandbox)},
         )
     carrier, _created = Carrier.objects.update_or_create(
         code=code,

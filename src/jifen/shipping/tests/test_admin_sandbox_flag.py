@@ -63,3 +63,17 @@ def test_sandbox_carrier_with_shipments_stays_a_sandbox(boss, carriers, order):
 def test_add_page_offers_the_flag(boss, carriers):
     page = boss.get("/admin/shipping/carrier/add/").content.decode()
     assert 'name="is_sandbox"' in page
+
+
+def test_carrier_save_refuses_to_switch_the_flag_once_it_has_shipments(carriers, make_order):
+    from jifen.core.errors import Conflict
+
+    _ship(make_order(), carriers.sf)
+    before = Carrier.objects.values().get(pk=carriers.sf.pk)
+    with pytest.raises(Conflict) as error:
+        services.carrier_save(code="sf", name="顺丰速运", is_sandbox=True)
+    assert error.value.code == "carrier_sandbox_locked"
+    assert Carrier.objects.values().get(pk=carriers.sf.pk) == before
+    # Other fields still change; the flag stays as it is.
+    services.carrier_save(code="sf", name="顺丰", is_sandbox=False)
+    assert Carrier.objects.get(pk=carriers.sf.pk).name == "顺丰"
