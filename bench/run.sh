@@ -95,7 +95,8 @@ psql "$ADMIN_URL" -qc "drop database if exists \"$DB_NAME\" with (force)"
 psql "$ADMIN_URL" -qc "create database \"$DB_NAME\""
 
 # Production-like: DEBUG off, a real SECRET_KEY, no HTTPS redirect on localhost; transfer
-# limits out of the way (the bench measures postings, not the daily cap).
+# limits out of the way (the bench measures postings, not the daily cap); the sandbox
+# gateway allowed (no payments are made, but the system check refuses it otherwise).
 SECRET=$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(50))')
 APP_ENV=(
   DATABASE_URL="$DATABASE_URL" DEBUG=0 SECRET_KEY="$SECRET" SECURE_SSL_REDIRECT=0
@@ -103,6 +104,7 @@ APP_ENV=(
   ALLOWED_HOSTS="127.0.0.1,localhost" LOG_LEVEL=WARNING
   JIFEN_TRANSFER_DAILY_LIMIT=1000000000 JIFEN_TRANSFER_MIN=1
   DB_CONN_MAX_AGE=600 DB_CONN_HEALTH_CHECKS="${DB_CONN_HEALTH_CHECKS:-1}" JIFEN_TESTING=0
+  JIFEN_ALLOW_SANDBOX_PAY=1
 )
 env "${APP_ENV[@]}" "$BIN/jifen" migrate --noinput -v0
 env "${APP_ENV[@]}" "$BIN/jifen" bench-setup --members "$MEMBERS" --tokens-file "$TOKENS"
