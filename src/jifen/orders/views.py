@@ -173,7 +173,10 @@ def _checkout_context(request, lines, from_cart, token, address_id=None, error=N
         "tier_name": _tier_name(request.user.pk) if quote and quote.points_discount else "",
         "free_shipping_over": conf.free_shipping_over(),
         "line_values": [f"{sku}:{qty}" for sku, qty in lines if sku and qty],
-        "address_add_url": f"{reverse('web:address_add')}",
+        # Back to this checkout (its lines are in the query string) once the address exists.
+        "address_add_url": reverse("web:address_add")
+        + "?"
+        + urlencode({"next": request.get_full_path()}),
         "payment_minutes": conf.payment_minutes(),
         "nav": "mall",
     }

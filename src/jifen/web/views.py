@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
@@ -346,6 +347,16 @@ def _address_of(request, address_id):
 
 
 @login_required
+def _safe_next(request) -> str | None:
+    """A `?next=` path on this site to return to (checkout's 新增地址), or None."""
+    target = request.GET.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
+
+
 def address_form(request, address_id=None):
     """Add (no id) or edit an address."""
     address = _address_of(request, address_id) if address_id else None
@@ -364,7 +375,7 @@ def address_form(request, address_id=None):
             except DomainError as error:
                 add_domain_error(form, error)
             else:
-                return redirect("web:addresses")
+                return redirect(_safe_next(request) or "web:addresses")
         status = 422
     else:
         initial = {}

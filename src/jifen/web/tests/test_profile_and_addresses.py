@@ -1,5 +1,6 @@
 import datetime as dt
 import io
+from urllib.parse import urlencode
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -134,6 +135,18 @@ def test_address_add_first_becomes_default(alice_client, alice):
     )
     page = alice_client.get(reverse("web:addresses")).content.decode()
     assert "地址已添加。" in page and "南京东路 100 号" in page
+
+
+def test_address_add_returns_to_a_page_of_this_site_only(alice_client, alice):
+    back = "/mall/checkout/?line=7:1"
+    url = reverse("web:address_add") + "?" + urlencode({"next": back})
+    response = alice_client.post(url, ADDRESS)
+    assert response.status_code == 302 and response.url == back
+    for elsewhere in ("https://evil.example.com/", "//evil.example.com/x"):
+        url = reverse("web:address_add") + "?" + urlencode({"next": elsewhere})
+        response = alice_client.post(url, {**ADDRESS, "detail": f"{elsewhere} 1 号"})
+        assert response.status_code == 302 and response.url == reverse("web:addresses")
+    assert Address.objects.filter(member=alice).count() == 3
 
 
 def test_address_add_invalid_changes_nothing(alice_client, alice):
