@@ -395,6 +395,18 @@ def _order_place_atomic(*, member_id, lines, address_id, token, fingerprint, fro
     return order
 
 
+def _payment_description(order: Order) -> str:
+    """What the member sees on the gateway: "无线蓝牙耳机 黑色 ×2 等 3 件商品", at most the
+    gateway's 128 characters."""
+    lines = list(order.lines.order_by("pk"))
+    first = lines[0]
+    text = f"{first.item_name} {first.sku_label}".strip() + f" ×{first.quantity}"
+    if len(lines) > 1:
+        units = sum(line.quantity for line in lines)
+        text += _(" 等 %(n)s 件商品") % {"n": units}
+    return text[:128]
+
+
 def order_payment_start(*, order: Order, return_url: str = ""):
     """Open (or find) the payment of a pending order's cash part; None when there is
     nothing to pay or payments are not installed. Idempotent per order (payments keys
@@ -414,7 +426,7 @@ def order_payment_start(*, order: Order, return_url: str = ""):
         member_id=order.member_id,
         amount=order.cash_total,
         currency=order.currency,
-        description=_("积分商城订单 %(number)s") % {"number": order.number},
+        description=_payment_description(order),
         return_url=return_url,
         expires_at=order.expires_at,
     )

@@ -562,3 +562,10 @@ def test_cancel_a_paid_order_keeps_card_code_units_sold(mall, rich, settings):
     assert MemberVoucher.objects.get(member=rich).status == "revoked"
     assert stock(card_sku) == {"reserved": 0, "sold": 1, "remaining": 1, "returned": 0}
     assert stock(mall.mug_sku) == {"reserved": 0, "sold": 1, "remaining": 3, "returned": 1}
+
+
+def test_the_gateway_shows_what_is_bought(mall, rich):
+    order = place(rich, [(mall.white.pk, 2), (mall.mug_sku.pk, 1)])
+    payment = services.order_payment_start(order=fresh(order))
+    assert payment.description == "无线蓝牙耳机 白色 ×2 等 3 件商品"
+    assert payment.amount == fresh(order).cash_total
