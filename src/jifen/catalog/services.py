@@ -682,11 +682,26 @@ def _low_stock_check(sku_id: int) -> None:
                         sku_id=sku_id, remaining=remaining, threshold=threshold
                     )
             except IntegrityError:
-                pass  # opened by a concurrent change: one alert per crossing
+                return  # opened by a concurrent change: one alert per crossing
+            _notify_low_stock(sku_id, remaining, threshold)
     else:
         LowStockAlert.objects.filter(sku_id=sku_id, resolved_at__isnull=True).update(
             resolved_at=timezone.now()
         )
+
+
+def _notify_low_stock(sku_id: int, remaining: int, threshold: int) -> None:
+    from jifen.backoffice.notifications import operators_notify
+
+    sku = Sku.objects.select_related("item").get(pk=sku_id)
+    name = f"{sku.item.name} {sku.label}".strip()
+    operators_notify(
+        subject=_("低库存：%(sku)s 剩 %(n)s 件") % {"sku": name, "n": remaining},
+        body=_("%(sku)s（%(code)s）可售库存 %(n)s 件，已到提醒线 %(threshold)s 件，请及时补货。")
+        % {"sku": name, "code": sku.code, "n": remaining, "threshold": threshold},
+        permission="catalog.change_sku",
+        path=f"/admin/catalog/sku/{sku_id}/change/",
+    )
 
 
 def _movement(sku_id: int, kind: str, quantity: int, reference: str, reason="", by=None):

@@ -345,6 +345,9 @@ JIFEN_CODE_MAX_FAILURES_PER_MEMBER = env_int("JIFEN_CODE_MAX_FAILURES_PER_MEMBER
 JIFEN_CODE_MAX_FAILURES_PER_IP = env_int("JIFEN_CODE_MAX_FAILURES_PER_IP", 30)
 JIFEN_CODE_FAILURE_WINDOW = env_int("JIFEN_CODE_FAILURE_WINDOW", 3600)
 JIFEN_SITE_NAME = os.environ.get("JIFEN_SITE_NAME", "积分商城")
+# Operator alerts (low stock, low code pools) go by e-mail to the staff allowed to act;
+# a comma-separated list here sends them to these addresses instead.
+JIFEN_OPERATOR_ALERT_EMAILS = os.environ.get("JIFEN_OPERATOR_ALERT_EMAILS", "")
 
 # --- Mall: orders, payments, reviews (docs/mall.md, docs/payments.md, docs/reviews.md) -------
 JIFEN_ORDER_PAYMENT_MINUTES = env_int("JIFEN_ORDER_PAYMENT_MINUTES", 30)

@@ -26,7 +26,7 @@ def load_vouchers_demo() -> list[CodePool]:
     pools = []
     skus = Sku.objects.filter(item__fulfilment=Item.Fulfilment.CODE).select_related("item")
     for sku in skus.order_by("pk"):
-        pool = services.code_pool_save(sku_id=sku.pk, low_pool_threshold=LOW_POOL_THRESHOLD)
+        pool = services.code_pool_save(sku_id=sku.pk)  # the threshold once codes are in
         pools.append(pool)
         if CodeImport.objects.filter(pool=pool).exists():
             continue
@@ -46,4 +46,6 @@ def load_vouchers_demo() -> list[CodePool]:
         codes = [f"{prefix}-{services.generate_code()[5:]}" for _ in range(count)]
         record = services.code_pool_import(sku_id=sku.pk, text="\n".join(codes))
         CodeImport.objects.filter(pk=record.pk).update(file_name="demo-codes.csv")
+        # Set after the import, so an empty new pool does not alert the operators.
+        pools[-1] = services.code_pool_save(sku_id=sku.pk, low_pool_threshold=LOW_POOL_THRESHOLD)
     return pools

@@ -357,15 +357,26 @@ def _low_pool_check(pool_id: int) -> None:
 
 
 def _notify_low_pool(alert_id: int) -> None:
+    """Runs after commit: log the alert and e-mail the operators who manage code pools."""
+    from jifen.backoffice.tasks import operators_notify_task
+
     alert = LowPoolAlert.objects.select_related("pool").filter(pk=alert_id).first()
-    if alert is not None:
-        logger.warning(
-            "Low code pool: pool %s (%s) has %s codes left (threshold %s)",
-            alert.pool_id,
-            alert.pool,
-            alert.available,
-            alert.threshold,
-        )
+    if alert is None:
+        return
+    logger.warning(
+        "Low code pool: pool %s (%s) has %s codes left (threshold %s)",
+        alert.pool_id,
+        alert.pool,
+        alert.available,
+        alert.threshold,
+    )
+    operators_notify_task.delay(
+        subject=_("卡密不足：%(pool)s 剩 %(n)s 个") % {"pool": alert.pool, "n": alert.available},
+        body=_("卡密池 %(pool)s 可用卡密 %(n)s 个，已到提醒线 %(threshold)s 个，请导入新卡密。")
+        % {"pool": alert.pool, "n": alert.available, "threshold": alert.threshold},
+        permission="vouchers.change_codepool",
+        path=f"/admin/vouchers/codepool/{alert.pool_id}/change/",
+    )
 
 
 # --- issuing ----------------------------------------------------------------------------------
