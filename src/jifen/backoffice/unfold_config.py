@@ -221,7 +221,11 @@ UNFOLD = {
                     _item(_("SKU 与库存"), "inventory", "catalog_sku"),
                     _item(_("库存流水"), "swap_horiz", "catalog_stockmovement"),
                     _item(_("库存预留"), "lock_clock", "catalog_stockreservation"),
-                    _item(_("低库存提醒"), "warning", "catalog_lowstockalert"),
+                    {
+                        **_item(_("低库存提醒"), "warning", "catalog_lowstockalert"),
+                        "badge": "jifen.catalog.admin.low_stock_badge",
+                        "badge_variant": "danger",
+                    },
                     _item(_("卡密池"), "vpn_key", "vouchers_codepool"),
                     _item(_("卡密导入"), "upload", "vouchers_codeimport"),
                     _item(_("会员卡券"), "confirmation_number", "vouchers_membervoucher"),
