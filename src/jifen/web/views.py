@@ -346,7 +346,6 @@ def _address_of(request, address_id):
     return address
 
 
-@login_required
 def _safe_next(request) -> str | None:
     """A `?next=` path on this site to return to (checkout's 新增地址), or None."""
     target = request.GET.get("next", "")
@@ -357,6 +356,7 @@ def _safe_next(request) -> str | None:
     return None
 
 
+@login_required
 def address_form(request, address_id=None):
     """Add (no id) or edit an address."""
     address = _address_of(request, address_id) if address_id else None
