@@ -21,10 +21,11 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Case, F, Q, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -764,7 +765,6 @@ def points_hold_release(*, hold_id: int, reference: str, explanation: str = "") 
 # --- transfer ---------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def points_transfer(
     *, sender_id: int, recipient_id: int, points: int, reference: str, note: str = ""
 ) -> Transaction:
@@ -772,10 +772,12 @@ def points_transfer(
 
     Refused: to oneself, to or from a closed account, below JIFEN_TRANSFER_MIN, or beyond
     JIFEN_TRANSFER_DAILY_LIMIT per sender per business day (a guarded counter, so
-    concurrent transfers cannot pass the limit together).
-    """
-    from jifen.members.models import User
+    concurrent transfers cannot pass the limit together). All or nothing.
 
+    On PostgreSQL a new transfer is one call of the `jifen_transfer` function (ADR 0006);
+    the returned transaction then carries `sender_summary`, the sender's points_summary
+    read in the same statement after the posting (absent on replays and on other paths).
+    """
     validate_points(points)
     _validate_reference(reference)
     if sender_id == recipient_id:
@@ -786,13 +788,156 @@ def points_transfer(
             code="transfer_below_minimum",
             fields={"points": "below minimum"},
         )
+    note = note[:500]
+    if connection.vendor == "postgresql":
+        txn = _pg_transfer_call(
+            sender_id=sender_id,
+            recipient_id=recipient_id,
+            points=points,
+            reference=reference,
+            note=note,
+        )
+        if txn is not None:
+            return txn
+    return _points_transfer_general(
+        sender_id=sender_id,
+        recipient_id=recipient_id,
+        points=points,
+        reference=reference,
+        note=note,
+    )
+
+
+# A refusal raised inside a PL/pgSQL posting function (migration ledger 0004): the statement
+# aborts, so everything it wrote is undone. Message 'jifen:<code>'.
+_PG_REFUSAL_PREFIX = "jifen:"
+
+
+def _pg_refusal(error: DatabaseError) -> str | None:
+    """The refusal code of a posting function's RAISE, or None for any other error."""
+    cause = error.__cause__
+    if getattr(cause, "sqlstate", None) != "P0001":
+        return None
+    message = getattr(getattr(cause, "diag", None), "message_primary", None) or ""
+    return message[len(_PG_REFUSAL_PREFIX) :] if message.startswith(_PG_REFUSAL_PREFIX) else None
+
+
+@contextmanager
+def _pg_posting_call():
+    """Run one posting-function statement with all-or-nothing semantics.
+
+    Outside a transaction the statement is its own transaction (no BEGIN/COMMIT round
+    trips); inside the caller's transaction a savepoint keeps a refusal from aborting it.
+    """
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            yield
+    else:
+        yield
+
+
+_PG_TRANSFER_CALL = """
+SELECT * FROM jifen_transfer(%s::bigint, %s::bigint, %s::bigint, %s::varchar, %s::text,
+    %s::jsonb, %s::timestamptz, %s::date, %s::bigint)
+"""
+
+
+def _pg_transfer_call(
+    *, sender_id: int, recipient_id: int, points: int, reference: str, note: str
+) -> Transaction | None:
+    """The transfer as one function call (PostgreSQL); None = take the general path.
+
+    The general path is needed only when the sender has lots past their date (they expire
+    first); the function has then written nothing.
+    """
+    now = timezone.now()
+    limit = settings.JIFEN_TRANSFER_DAILY_LIMIT
+    details = {"note": note, "points": points}
+    params = [
+        sender_id,
+        recipient_id,
+        points,
+        reference,
+        note,
+        _json(details),
+        now,
+        clock.business_date(),
+        limit,
+    ]
+    try:
+        with _pg_posting_call(), connection.cursor() as cursor:
+            cursor.execute(_PG_TRANSFER_CALL, params)
+            status, txn_id, available, pending, held, debt, expires_on, soonest = cursor.fetchone()
+    except DatabaseError as error:
+        refusal = _pg_refusal(error)
+        if refusal == "transfer_daily_limit":
+            raise ValidationFailed(
+                _("超过每日转赠上限 %(limit)s 积分。") % {"limit": limit},
+                code="transfer_daily_limit",
+                fields={"points": "over daily limit"},
+            ) from None
+        if refusal == "insufficient_points":
+            raise InsufficientPoints(_("积分不足。")) from None
+        if refusal == "member_not_found":
+            raise NotFound(_("会员不存在。"), code="member_not_found") from None
+        raise
+    if status == "recipient_not_found":
+        raise NotFound(_("收款会员不存在。"), code="recipient_not_found")
+    if status == "member_not_found":
+        raise NotFound(_("会员不存在。"), code="member_not_found")
+    if status == "account_closed":
+        raise ValidationFailed(_("账户已注销，无法转赠。"), code="account_closed")
+    if status == "expire_due":
+        return None
+    if status == "replay":
+        existing = Transaction.objects.filter(reference=reference).first()
+        if existing is None:
+            raise AssertionError(f"reference {reference!r} conflicted but is not visible")
+        return _replayed(
+            existing,
+            kind=Kind.TRANSFER,
+            member_id=sender_id,
+            counterparty_id=recipient_id,
+            points=points,
+        )
+    if status != "ok":
+        raise AssertionError(f"jifen_transfer answered {status!r}")
+    txn = _loaded(
+        Transaction(
+            pk=txn_id,
+            kind=Kind.TRANSFER,
+            reference=reference,
+            member_id=sender_id,
+            counterparty_id=recipient_id,
+            explanation=note,
+            details=details,
+            created_at=now,
+        )
+    )
+    txn.sender_summary = {
+        "available": available,
+        "pending": pending,
+        "held": held,
+        "debt": debt,
+        "next_expiry": {"points": soonest, "date": expires_on} if expires_on else None,
+    }
+    return txn
+
+
+@transaction.atomic
+def _points_transfer_general(
+    *, sender_id: int, recipient_id: int, points: int, reference: str, note: str
+) -> Transaction:
+    """points_transfer in one database transaction (arguments already validated)."""
+    from jifen.members.models import User
+
     if connection.vendor == "postgresql":
         return _pg_transfer(
             sender_id=sender_id,
             recipient_id=recipient_id,
             points=points,
             reference=reference,
-            note=note[:500],
+            note=note,
         )
     members = {u.pk: u for u in User.objects.filter(pk__in=[sender_id, recipient_id])}
     if recipient_id not in members:
@@ -1089,7 +1234,6 @@ def _adjustment_replayed(*, reference: str, member_id: int, points: int) -> Adju
     return existing
 
 
-@transaction.atomic
 def adjustment_request(
     *, member_id: int, points: int, reason: str, reference: str, requested_by
 ) -> Adjustment:
@@ -1098,6 +1242,8 @@ def adjustment_request(
     Small adjustments apply at once; beyond JIFEN_ADJUSTMENT_APPROVAL_THRESHOLD they wait
     for a second operator (`adjustment_decide`). A repeated reference returns the first
     adjustment; the same reference for another member or amount is a Conflict.
+    All or nothing. On PostgreSQL an adjustment applied at once is one call of the
+    `jifen_adjustment_credit` function (ADR 0006).
     """
     if not getattr(requested_by, "is_staff", False):
         raise PermissionDenied(_("只有运营人员可以调整积分。"))
@@ -1124,36 +1270,91 @@ def adjustment_request(
     if 0 < points <= settings.JIFEN_ADJUSTMENT_APPROVAL_THRESHOLD and (
         connection.vendor == "postgresql"
     ):
-        # The load benchmark's earn: the posting and the adjustment row in one statement.
-        try:
-            txn, wallet_id, adjustment_id = _pg_credit(
-                kind=Kind.ADJUST,
-                reference=f"adjustment:{reference}",
-                member_id=member_id,
-                points=points,
-                system_id=system_account_id(ISSUANCE_ADJUSTMENT),
-                explanation=reason,
-                details={"adjustment": reference},
-                created_by_id=requested_by.pk,
-                expires_on=expiry_date_for(clock.business_date()),
-                debt_free=False,
-                adjustment_reference=reference,
-            )
-        except _AlreadyPosted:
-            return _adjustment_replayed(reference=reference, member_id=member_id, points=points)
-        if wallet_id is None:  # the claim alone was written; the transaction rolls back
-            raise NotFound(_("会员不存在。"), code="member_not_found")
-        if adjustment_id is None:  # as below: the reference waits for approval
-            raise Conflict(_("该参考号已用于另一笔调整。"), code="reference_conflict")
-        return _loaded(
-            Adjustment(
-                pk=adjustment_id,
-                status=Adjustment.Status.APPLIED,
-                transaction=txn,
-                created_at=txn.created_at,
-                **fields,
-            )
+        # The load benchmark's earn: one statement, its own transaction when called alone.
+        return _pg_adjustment_credit(**fields)
+    return _adjustment_request_general(**fields)
+
+
+_PG_ADJUSTMENT_CALL = """
+SELECT * FROM jifen_adjustment_credit(%s::bigint, %s::bigint, %s::varchar, %s::varchar,
+    %s::varchar, %s::jsonb, %s::bigint, %s::bigint, %s::date, %s::timestamptz)
+"""
+
+
+def _pg_adjustment_credit(
+    *, member_id: int, points: int, reason: str, reference: str, requested_by
+) -> Adjustment:
+    """A positive adjustment applied at once, as one function call (PostgreSQL)."""
+    system_id = system_account_id(ISSUANCE_ADJUSTMENT)
+    now = timezone.now()
+    txn_reference = f"adjustment:{reference}"
+    details = {"adjustment": reference}
+    params = [
+        member_id,
+        points,
+        reason,
+        reference,
+        txn_reference,
+        _json(details),
+        requested_by.pk,
+        system_id,
+        expiry_date_for(clock.business_date()),
+        now,
+    ]
+    try:
+        with _pg_posting_call(), connection.cursor() as cursor:
+            cursor.execute(_PG_ADJUSTMENT_CALL, params)
+            status, txn_id, adjustment_id = cursor.fetchone()
+    except DatabaseError as error:
+        refusal = _pg_refusal(error)
+        if refusal == "member_not_found":
+            raise NotFound(_("会员不存在。"), code="member_not_found") from None
+        if refusal == "reference_conflict":  # the reference waits for approval
+            raise Conflict(_("该参考号已用于另一笔调整。"), code="reference_conflict") from None
+        raise
+    if status == "replay":
+        return _adjustment_replayed(reference=reference, member_id=member_id, points=points)
+    if status != "ok":
+        raise AssertionError(f"jifen_adjustment_credit answered {status!r}")
+    txn = _loaded(
+        Transaction(
+            pk=txn_id,
+            kind=Kind.ADJUST,
+            reference=txn_reference,
+            member_id=member_id,
+            explanation=reason,
+            details=details,
+            created_by_id=requested_by.pk,
+            created_at=now,
         )
+    )
+    return _loaded(
+        Adjustment(
+            pk=adjustment_id,
+            status=Adjustment.Status.APPLIED,
+            transaction=txn,
+            created_at=now,
+            member_id=member_id,
+            points=points,
+            reason=reason,
+            reference=reference,
+            requested_by=requested_by,
+        )
+    )
+
+
+@transaction.atomic
+def _adjustment_request_general(
+    *, member_id: int, points: int, reason: str, reference: str, requested_by
+) -> Adjustment:
+    """adjustment_request in one database transaction (arguments already validated)."""
+    fields = {
+        "member_id": member_id,
+        "points": points,
+        "reason": reason,
+        "reference": reference,
+        "requested_by": requested_by,
+    }
     wallet_id = _wallet_id(member_id)
     if abs(points) <= settings.JIFEN_ADJUSTMENT_APPROVAL_THRESHOLD:
         # Applied at once: the posting claims the reference, then one insert records it.
