@@ -273,7 +273,10 @@ def _timeline(order: Order) -> list[dict]:
             title = event.to_status_display
         else:
             title = _("订单更新")
-        note = event.reason if event.reason and event.reason != title else ""
+        # Reasons are stored as written, usually the Chinese source text of a message: shown
+        # through the catalog so an English page reads "Order placed", not "提交订单".
+        note = _(event.reason) if event.reason else ""
+        note = "" if note == title else note
         rows.append(
             {"event": event, "title": title, "actor": _actor(event.actor_label), "note": note}
         )

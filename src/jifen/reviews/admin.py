@@ -164,7 +164,7 @@ class ReviewAdmin(NumberColumnMixin, ModelAdmin):
     def member_column(self, obj: Review) -> str:
         label = obj.member.name or obj.member.phone or obj.member.member_number
         if obj.is_anonymous:
-            label = f"{label}（{_('匿名')}）"
+            label = _("%(name)s（匿名）") % {"name": label}
         return admin_link(obj.member, label)
 
     @display(description=gettext_lazy("评分"), ordering="rating")

@@ -160,3 +160,14 @@ def test_admin_pages_and_cancel_action(mall, rich, boss):
     event = OrderEvent.objects.filter(order=order).last()
     assert (event.actor_id, event.reason) == (boss.user.pk, "缺货")
     assert balance(rich)["held"] == 0 and stock(mall.white)["remaining"] == 10
+
+
+def test_the_timeline_reads_in_the_page_language(mall, rich, logged_in):
+    from django.conf import settings
+
+    order = services.order_place(member_id=rich.pk, lines=[(mall.ebook_sku.pk, 1)])
+    client = logged_in(rich)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(f"/mall/orders/{order.number}/").content.decode()
+    assert "Order placed" in page
+    assert "提交订单" not in page
