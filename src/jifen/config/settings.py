@@ -88,6 +88,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # /api/ requests with a bearer token continue through API_BEARER_MIDDLEWARE only.
+    "jifen.core.middleware.ApiBearerShortcut",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -102,6 +104,17 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+]
+# The chain after ApiBearerShortcut for /api/ requests carrying `Authorization: Bearer`:
+# MIDDLEWARE without what such a request never uses (session, CSRF, messages, htmx,
+# allauth). A subsequence of MIDDLEWARE in the same order (checked at start-up).
+API_BEARER_MIDDLEWARE = [
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "jifen.members.middleware.BearerTokenMiddleware",
+    "jifen.integrations.middleware.IntegrationSignatureMiddleware",
+    "jifen.core.idempotency.IdempotencyMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "jifen.config.urls"
