@@ -93,6 +93,24 @@ class AddressOut(Schema):
     detail: str
 
 
+class TrackingEventOut(Schema):
+    status: str
+    description: str
+    location: str
+    occurred_at: dt.datetime
+
+
+class ShipmentOut(Schema):
+    carrier: str
+    tracking_number: str
+    tracking_url: str
+    status: str
+    status_label: str
+    shipped_at: dt.datetime
+    delivered_at: dt.datetime | None
+    events: list[TrackingEventOut]
+
+
 class OrderSummary(Schema):
     number: str
     status: str
@@ -114,10 +132,16 @@ class OrderOut(OrderSummary):
     expires_at: dt.datetime | None
     paid_at: dt.datetime | None
     shipped_at: dt.datetime | None
+    delivered_at: dt.datetime | None
     completed_at: dt.datetime | None
     cancelled_at: dt.datetime | None
+    refunded_at: dt.datetime | None
     cancel_reason: str
     pay_url: str | None
+    payment_id: int | None = Field(
+        None, description="the payment to poll at GET /me/payments/{id} (cash orders)"
+    )
+    shipment: ShipmentOut | None
     events: list[EventOut]
 
 
@@ -157,6 +181,43 @@ def _summary(order: Order) -> dict:
     }
 
 
+def _shipment(order: Order) -> dict | None:
+    from jifen.shipping.selectors import shipment_for_order
+
+    shipment = shipment_for_order(order_id=order.pk) if order.needs_shipping else None
+    if shipment is None:
+        return None
+    return {
+        "carrier": shipment.carrier.name,
+        "tracking_number": shipment.tracking_number,
+        "tracking_url": shipment.tracking_url,
+        "status": shipment.status,
+        "status_label": str(shipment.get_status_display()),
+        "shipped_at": local(shipment.shipped_at),
+        "delivered_at": local(shipment.delivered_at),
+        "events": [
+            {
+                "status": event.status,
+                "description": event.description,
+                "location": event.location,
+                "occurred_at": local(event.occurred_at),
+            }
+            for event in shipment.events.all()
+        ],
+    }
+
+
+def _payment_id(order: Order) -> int | None:
+    if order.paid_payment_id:
+        return order.paid_payment_id
+    if order.cash_total <= 0:
+        return None
+    from jifen.payments.selectors import payment_for
+
+    payment = payment_for(purpose="order", reference=order.number)
+    return payment.pk if payment else None
+
+
 def _detail(order: Order) -> dict:
     return {
         **_summary(order),
@@ -175,10 +236,14 @@ def _detail(order: Order) -> dict:
         "expires_at": local(order.expires_at),
         "paid_at": local(order.paid_at),
         "shipped_at": local(order.shipped_at),
+        "delivered_at": local(order.delivered_at),
         "completed_at": local(order.completed_at),
         "cancelled_at": local(order.cancelled_at),
+        "refunded_at": local(order.refunded_at),
         "cancel_reason": order.cancel_reason,
         "pay_url": selectors.order_pay_url(order),
+        "payment_id": _payment_id(order),
+        "shipment": _shipment(order),
         "events": [
             {
                 "from_status": event.from_status,
@@ -256,6 +321,17 @@ def order_cancel(request, number: str, payload: CancelIn | None = None):
         reason=reason or "",
     )
     order.refresh_from_db()
+    return Status(200, _detail(order))
+
+
+@router.post(
+    "/me/orders/{number}/confirm-receipt", auth=member_auth, response={200: OrderOut, **ERRORS}
+)
+def order_confirm_receipt(request, number: str):
+    """The parcel arrived: a shipped or delivered order completes (a repeat returns it).
+    409 `invalid_transition` before shipment."""
+    order = selectors.order_get_for_member(number=number, member_id=request.auth.pk)
+    order = services.order_confirm_receipt(order_id=order.pk, member_id=request.auth.pk)
     return Status(200, _detail(order))
 
 

@@ -160,3 +160,57 @@ def test_cart_endpoints(mall, rich, bearer, make_member):
     assert CartLine.objects.get(pk=line_id).quantity == 1
     assert api.delete(f"/api/v1/me/cart/{line_id}").json()["count"] == 0
     assert post(api, "/api/v1/me/cart", {"sku": 999999}).status_code == 404
+
+
+def test_detail_carries_the_payment_and_the_tracking_and_receipt_completes(
+    mall, rich, bearer, operator, django_capture_on_commit_callbacks
+):
+    from jifen.payments.models import Payment
+    from jifen.payments.services import sandbox_trade_confirm
+    from jifen.shipping import services as shipping
+
+    api = bearer(rich)
+    body = post(
+        api,
+        "/api/v1/me/orders",
+        {"lines": [{"sku": mall.white.pk, "quantity": 1}], "address_id": rich.address.pk},
+    ).json()
+    number = body["number"]
+    payment = Payment.objects.get(purpose="order", reference=number)
+    assert (body["payment_id"], body["shipment"], body["delivered_at"]) == (payment.pk, None, None)
+    assert api.get(f"/api/v1/me/payments/{payment.pk}").status_code == 200
+
+    with django_capture_on_commit_callbacks(execute=True):  # the signed callback
+        sandbox_trade_confirm(payment_number=payment.number)
+    shipping.carrier_save(code="sandbox", name="沙箱物流", is_sandbox=True)
+    order = Order.objects.get(number=number)
+    shipment = shipping.shipment_create(
+        order_id=order.pk, carrier_code="sandbox", tracking_number="SBX0001", by=operator
+    )
+    early = post(api, f"/api/v1/me/orders/{number}/confirm-receipt", {})
+    assert early.status_code == 200 and early.json()["status"] == "completed"
+
+    detail = api.get(f"/api/v1/me/orders/{number}").json()
+    assert detail["payment_id"] == payment.pk
+    tracking = detail["shipment"]
+    assert (tracking["carrier"], tracking["tracking_number"], tracking["status"]) == (
+        "沙箱物流",
+        "SBX0001",
+        "shipped",
+    )
+    assert [event["status"] for event in tracking["events"]] == ["shipped"]
+    assert shipment.pk and detail["completed_at"] is not None
+
+
+def test_confirm_receipt_before_shipment_is_refused(mall, rich, bearer):
+    api = bearer(rich)
+    number = post(
+        api,
+        "/api/v1/me/orders",
+        {"lines": [{"sku": mall.mug_sku.pk, "quantity": 1}], "address_id": rich.address.pk},
+    ).json()["number"]
+    before = Order.objects.values("status", "completed_at").get(number=number)
+    response = post(api, f"/api/v1/me/orders/{number}/confirm-receipt", {})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "invalid_transition"
+    assert Order.objects.values("status", "completed_at").get(number=number) == before
