@@ -276,3 +276,25 @@ def test_a_refusal_inside_a_transaction_leaves_it_usable(make_member):
     assert balances_of(a.pk)["available"] == 60
     assert balances_of(b.pk)["available"] == 40
     assert Transaction.objects.filter(reference="t1").count() == 1
+
+
+def test_a_transfer_expires_lots_past_their_date_first(make_member):
+    """Lots past their date leave the sender's wallet before the transfer takes its points
+    (on PostgreSQL the function then writes nothing and the general path runs)."""
+    a, b = make_member(), make_member()
+    points_earn(member_id=a.pk, points=100, source="purchase", reference="old")
+    points_earn(
+        member_id=a.pk, points=50, source="purchase", reference="new", expires_on=D(2099, 1, 31)
+    )
+    Lot.objects.filter(transaction__reference="old").update(expires_on=D(2000, 1, 1))
+
+    txn = points_transfer(sender_id=a.pk, recipient_id=b.pk, points=30, reference="t")
+
+    assert Transaction.objects.filter(kind=Transaction.Kind.EXPIRE, member_id=a.pk).count() == 1
+    assert balances_of(a.pk)["available"] == 20
+    assert balances_of(b.pk)["available"] == 30
+    assert list(Lot.objects.filter(transaction=txn).values_list("amount", "expires_on")) == [
+        (30, D(2099, 1, 31))
+    ]
+    with pytest.raises(InsufficientPoints):
+        points_transfer(sender_id=a.pk, recipient_id=b.pk, points=21, reference="t2")
