@@ -37,8 +37,7 @@ demo: install var/secret_key
 	@$(MAKE) --no-print-directory serve
 
 serve: var/secret_key
-	$(DEMO_ENV) $(BIN)/granian --interface wsgi --host $(HOST) --port $(PORT) \
-		--workers $(WORKERS) --no-ws jifen.config.wsgi:application
+	$(DEMO_ENV) BIN=$(BIN) HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) bash scripts/serve.sh
 
 test: install
 	$(BIN)/pytest -q
