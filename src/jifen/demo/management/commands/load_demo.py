@@ -28,7 +28,16 @@ class Command(BaseCommand):
             )
         except RuntimeError as error:
             raise CommandError(str(error)) from error
-        extra_lines = load_demo_extras(log=lambda line: self.stdout.write(line))
+        # The demo's tasks (sandbox payment callbacks, carrier callbacks, tier checks) run
+        # inline even with a broker configured, so the data is whole when the command ends.
+        from jifen.config.celery import app
+
+        eager = app.conf.task_always_eager
+        app.conf.task_always_eager = True
+        try:
+            extra_lines = load_demo_extras(log=lambda line: self.stdout.write(line))
+        finally:
+            app.conf.task_always_eager = eager
         report = ledger_verify()  # again, over the extras' postings too
         if not report.ok:
             raise CommandError(
