@@ -21,6 +21,18 @@ class Command(BaseCommand):
     def handle(self, *args, members, days, seed, **options):
         if members < 1 or days < 1:
             raise CommandError("--members and --days must be at least 1")
+        # The demo's tasks (tier checks, sandbox payment and carrier callbacks) run inline
+        # even with a broker configured, so the data is whole when the command ends.
+        from jifen.config.celery import app
+
+        eager = app.conf.task_always_eager
+        app.conf.task_always_eager = True
+        try:
+            self._load(members, days, seed)
+        finally:
+            app.conf.task_always_eager = eager
+
+    def _load(self, members, days, seed):
         self.stdout.write(f"Loading the demo: {members} members, {days} days of history…")
         try:
             result = load_demo(
@@ -28,16 +40,7 @@ class Command(BaseCommand):
             )
         except RuntimeError as error:
             raise CommandError(str(error)) from error
-        # The demo's tasks (sandbox payment callbacks, carrier callbacks, tier checks) run
-        # inline even with a broker configured, so the data is whole when the command ends.
-        from jifen.config.celery import app
-
-        eager = app.conf.task_always_eager
-        app.conf.task_always_eager = True
-        try:
-            extra_lines = load_demo_extras(log=lambda line: self.stdout.write(line))
-        finally:
-            app.conf.task_always_eager = eager
+        extra_lines = load_demo_extras(log=lambda line: self.stdout.write(line))
         report = ledger_verify()  # again, over the extras' postings too
         if not report.ok:
             raise CommandError(
