@@ -179,7 +179,6 @@ CELERY_TIMEZONE = os.environ.get("TIME_ZONE", "Asia/Shanghai")
 CELERY_BEAT_SCHEDULE = {
     "points-expire": {"task": "jifen.ledger.tasks.points_expire_task", "schedule": 3600.0},
     "points-mature": {"task": "jifen.ledger.tasks.points_mature_task", "schedule": 600.0},
-    # Notices, then reviews, then birthday gifts, just after the business day begins.
     "stock-release-expired": {
         "task": "jifen.catalog.tasks.stock_release_expired_task",
         "schedule": 60.0,
@@ -188,6 +187,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "jifen.rules.tasks.cap_counters_prune_task",
         "schedule": crontab(hour=3, minute=10),
     },
+    # Notices, then reviews, then birthday gifts, just after the business day begins.
     "tiers-daily": {
         "task": "jifen.tiers.tasks.tiers_daily_task",
         "schedule": crontab(hour=0, minute=30),
@@ -314,6 +314,13 @@ ACCOUNT_RATE_LIMITS = {
 }
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Jifen <no-reply@jifen.local>")
+# SMTP, for EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 
 # --- Jifen ----------------------------------------------------------------------------------
 # Where one-time codes go: a dotted path to a class with send(recipient, message).
@@ -376,6 +383,9 @@ JIFEN_PAYMENT_PROVIDER = os.environ.get("JIFEN_PAYMENT_PROVIDER", "sandbox")
 JIFEN_ALLOW_SANDBOX_PAY = env_bool("JIFEN_ALLOW_SANDBOX_PAY", False)
 JIFEN_PAYMENT_PROVIDERS: dict[str, str] = {}
 JIFEN_SANDBOX_PAY_KEY = os.environ.get("JIFEN_SANDBOX_PAY_KEY", "")
+# The key carriers' callback secrets derive from (default SECRET_KEY; set it to rotate
+# SECRET_KEY without re-keying the carriers).
+JIFEN_CARRIER_KEY = os.environ.get("JIFEN_CARRIER_KEY", "")
 # The public address of this site, for callbacks that a worker sends back to it.
 JIFEN_SITE_URL = os.environ.get("JIFEN_SITE_URL", "http://127.0.0.1:8000")
 JIFEN_REVIEWS_PREMODERATED = env_bool("JIFEN_REVIEWS_PREMODERATED", True)

@@ -107,7 +107,8 @@ class PaymentAdmin(ReadOnlyAdmin):
     actions_detail = ["resend_callback"]
 
     def has_resend_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return request.user.is_active and request.user.has_perm("payments.view_payment")
+        # Resending changes state (a callback is handled again): more than viewing.
+        return request.user.is_active and request.user.has_perm("payments.change_payment")
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 
 from jifen.core.errors import NotFound
-from jifen.members.api import ERRORS
+from jifen.members.api import ERRORS, local
 from jifen.members.auth import member_auth
 from jifen.payments import selectors
 from jifen.payments.models import Payment
@@ -50,9 +50,9 @@ def payment_out(payment: Payment) -> dict:
         "provider": payment.provider,
         "description": payment.description,
         "pay_url": selectors.payment_pay_url(payment),
-        "expires_at": payment.expires_at,
-        "paid_at": payment.paid_at,
-        "created_at": payment.created_at,
+        "expires_at": local(payment.expires_at),
+        "paid_at": local(payment.paid_at),
+        "created_at": local(payment.created_at),
     }
 
 
