@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 from jifen.core import clock
 from jifen.core.errors import (
     Conflict,
+    DomainError,
     InsufficientPoints,
     NotFound,
     PermissionDenied,
@@ -782,21 +783,11 @@ def points_transfer(
     _validate_reference(reference)
     if sender_id == recipient_id:
         raise ValidationFailed(_("不能转赠给自己。"), code="transfer_to_self")
-    if points < settings.JIFEN_TRANSFER_MIN:
-        raise ValidationFailed(
-            _("每次至少转赠 %(min)s 积分。") % {"min": settings.JIFEN_TRANSFER_MIN},
-            code="transfer_below_minimum",
-            fields={"points": "below minimum"},
-        )
+    _check_transfer_minimum(points)
     note = note[:500]
     if connection.vendor == "postgresql":
-        txn = _pg_transfer_call(
-            sender_id=sender_id,
-            recipient_id=recipient_id,
-            points=points,
-            reference=reference,
-            note=note,
-        )
+        call = _PgTransferCall(sender_id=sender_id, points=points, reference=reference, note=note)
+        txn = call.outcome(recipient_id, call.run(_PG_TRANSFER_CALL, recipient_id))
         if txn is not None:
             return txn
     return _points_transfer_general(
@@ -806,6 +797,50 @@ def points_transfer(
         reference=reference,
         note=note,
     )
+
+
+def _check_transfer_minimum(points: int) -> None:
+    if points < settings.JIFEN_TRANSFER_MIN:
+        raise ValidationFailed(
+            _("每次至少转赠 %(min)s 积分。") % {"min": settings.JIFEN_TRANSFER_MIN},
+            code="transfer_below_minimum",
+            fields={"points": "below minimum"},
+        )
+
+
+def points_transfer_to_login(
+    *, sender_id: int, login: str, points: int, reference: str, note: str = ""
+):
+    """points_transfer to the member whose phone (preferred) or member number is `login`
+    (already normalised), in one statement on PostgreSQL: (transaction, recipient) or None.
+
+    None when one statement cannot answer: not PostgreSQL, arguments points_transfer would
+    refuse, no such member, the sender itself, or lots of the sender's past their date. Then
+    nothing was written, and the caller finds the member and calls points_transfer, which
+    answers or refuses exactly as it always has. The recipient is a User with id,
+    member_number, name, phone and email loaded (display_name works), no other fields.
+    """
+    from jifen.members.models import User
+
+    if connection.vendor != "postgresql":
+        return None
+    try:
+        validate_points(points)
+        _validate_reference(reference)
+        _check_transfer_minimum(points)
+    except DomainError:
+        return None
+    note = note[:500]
+    call = _PgTransferCall(sender_id=sender_id, points=points, reference=reference, note=note)
+    row = call.run(_PG_TRANSFER_TO_LOGIN_CALL, login)
+    recipient_id, member_number, name, phone, email, status = row[:6]
+    if status in ("recipient_unknown", "transfer_to_self", "expire_due"):
+        return None
+    txn = call.outcome(recipient_id, row[5:])
+    recipient = _loaded(
+        User(pk=recipient_id, member_number=member_number, name=name, phone=phone, email=email)
+    )
+    return txn, recipient
 
 
 # A refusal raised inside a PL/pgSQL posting function (migration ledger 0004): the statement
@@ -840,88 +875,99 @@ _PG_TRANSFER_CALL = """
 SELECT * FROM jifen_transfer(%s::bigint, %s::bigint, %s::bigint, %s::varchar, %s::text,
     %s::jsonb, %s::timestamptz, %s::date, %s::bigint)
 """
+_PG_TRANSFER_TO_LOGIN_CALL = """
+SELECT * FROM jifen_transfer_to_login(%s::bigint, %s::varchar, %s::bigint, %s::varchar,
+    %s::text, %s::jsonb, %s::timestamptz, %s::date, %s::bigint)
+"""
 
 
-def _pg_transfer_call(
-    *, sender_id: int, recipient_id: int, points: int, reference: str, note: str
-) -> Transaction | None:
-    """The transfer as one function call (PostgreSQL); None = take the general path.
+class _PgTransferCall:
+    """One call of jifen_transfer (or its by-login wrapper), arguments already validated.
 
-    The general path is needed only when the sender has lots past their date (they expire
-    first); the function has then written nothing.
+    `run` executes it (refusals raised inside map to the DomainErrors of the general path);
+    `outcome` turns its status into the transaction, a refusal, or None = take the general
+    path (only when the sender has lots past their date: the function wrote nothing).
     """
-    now = timezone.now()
-    limit = settings.JIFEN_TRANSFER_DAILY_LIMIT
-    details = {"note": note, "points": points}
-    params = [
-        sender_id,
-        recipient_id,
-        points,
-        reference,
-        note,
-        _json(details),
-        now,
-        clock.business_date(),
-        limit,
-    ]
-    try:
-        with _pg_posting_call(), connection.cursor() as cursor:
-            cursor.execute(_PG_TRANSFER_CALL, params)
-            status, txn_id, available, pending, held, debt, expires_on, soonest = cursor.fetchone()
-    except DatabaseError as error:
-        refusal = _pg_refusal(error)
-        if refusal == "transfer_daily_limit":
-            raise ValidationFailed(
-                _("超过每日转赠上限 %(limit)s 积分。") % {"limit": limit},
-                code="transfer_daily_limit",
-                fields={"points": "over daily limit"},
-            ) from None
-        if refusal == "insufficient_points":
-            raise InsufficientPoints(_("积分不足。")) from None
-        if refusal == "member_not_found":
-            raise NotFound(_("会员不存在。"), code="member_not_found") from None
-        raise
-    if status == "recipient_not_found":
-        raise NotFound(_("收款会员不存在。"), code="recipient_not_found")
-    if status == "member_not_found":
-        raise NotFound(_("会员不存在。"), code="member_not_found")
-    if status == "account_closed":
-        raise ValidationFailed(_("账户已注销，无法转赠。"), code="account_closed")
-    if status == "expire_due":
-        return None
-    if status == "replay":
-        existing = Transaction.objects.filter(reference=reference).first()
-        if existing is None:
-            raise AssertionError(f"reference {reference!r} conflicted but is not visible")
-        return _replayed(
-            existing,
-            kind=Kind.TRANSFER,
-            member_id=sender_id,
-            counterparty_id=recipient_id,
-            points=points,
+
+    def __init__(self, *, sender_id: int, points: int, reference: str, note: str):
+        self.sender_id, self.points, self.reference, self.note = sender_id, points, reference, note
+        self.now = timezone.now()
+        self.limit = settings.JIFEN_TRANSFER_DAILY_LIMIT
+        self.details = {"note": note, "points": points}
+
+    def run(self, sql: str, recipient) -> tuple:
+        params = [
+            self.sender_id,
+            recipient,
+            self.points,
+            self.reference,
+            self.note,
+            _json(self.details),
+            self.now,
+            clock.business_date(),
+            self.limit,
+        ]
+        try:
+            with _pg_posting_call(), connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchone()
+        except DatabaseError as error:
+            refusal = _pg_refusal(error)
+            if refusal == "transfer_daily_limit":
+                raise ValidationFailed(
+                    _("超过每日转赠上限 %(limit)s 积分。") % {"limit": self.limit},
+                    code="transfer_daily_limit",
+                    fields={"points": "over daily limit"},
+                ) from None
+            if refusal == "insufficient_points":
+                raise InsufficientPoints(_("积分不足。")) from None
+            if refusal == "member_not_found":
+                raise NotFound(_("会员不存在。"), code="member_not_found") from None
+            raise
+
+    def outcome(self, recipient_id: int, row) -> Transaction | None:
+        status, txn_id, available, pending, held, debt, expires_on, soonest = row
+        if status == "recipient_not_found":
+            raise NotFound(_("收款会员不存在。"), code="recipient_not_found")
+        if status == "member_not_found":
+            raise NotFound(_("会员不存在。"), code="member_not_found")
+        if status == "account_closed":
+            raise ValidationFailed(_("账户已注销，无法转赠。"), code="account_closed")
+        if status == "expire_due":
+            return None
+        if status == "replay":
+            existing = Transaction.objects.filter(reference=self.reference).first()
+            if existing is None:
+                raise AssertionError(f"reference {self.reference!r} conflicted but is not visible")
+            return _replayed(
+                existing,
+                kind=Kind.TRANSFER,
+                member_id=self.sender_id,
+                counterparty_id=recipient_id,
+                points=self.points,
+            )
+        if status != "ok":
+            raise AssertionError(f"jifen_transfer answered {status!r}")
+        txn = _loaded(
+            Transaction(
+                pk=txn_id,
+                kind=Kind.TRANSFER,
+                reference=self.reference,
+                member_id=self.sender_id,
+                counterparty_id=recipient_id,
+                explanation=self.note,
+                details=self.details,
+                created_at=self.now,
+            )
         )
-    if status != "ok":
-        raise AssertionError(f"jifen_transfer answered {status!r}")
-    txn = _loaded(
-        Transaction(
-            pk=txn_id,
-            kind=Kind.TRANSFER,
-            reference=reference,
-            member_id=sender_id,
-            counterparty_id=recipient_id,
-            explanation=note,
-            details=details,
-            created_at=now,
-        )
-    )
-    txn.sender_summary = {
-        "available": available,
-        "pending": pending,
-        "held": held,
-        "debt": debt,
-        "next_expiry": {"points": soonest, "date": expires_on} if expires_on else None,
-    }
-    return txn
+        txn.sender_summary = {
+            "available": available,
+            "pending": pending,
+            "held": held,
+            "debt": debt,
+            "next_expiry": {"points": soonest, "date": expires_on} if expires_on else None,
+        }
+        return txn
 
 
 @transaction.atomic
@@ -1281,16 +1327,67 @@ SELECT * FROM jifen_adjustment_credit(%s::bigint, %s::bigint, %s::varchar, %s::v
 """
 
 
+_PG_ADJUSTMENT_TO_LOGIN_CALL = """
+SELECT * FROM jifen_adjustment_credit_to_login(%s::varchar, %s::bigint, %s::varchar,
+    %s::varchar, %s::varchar, %s::jsonb, %s::bigint, %s::bigint, %s::date, %s::timestamptz)
+"""
+
+
+def adjustment_request_to_login(
+    *, login: str, points: int, reason: str, reference: str, requested_by
+) -> tuple[Adjustment, str] | None:
+    """adjustment_request for the member whose phone (preferred) or member number is `login`
+    (already normalised), in one statement on PostgreSQL: (adjustment, member number) or None.
+
+    Only an adjustment applied at once (0 < points <= JIFEN_ADJUSTMENT_APPROVAL_THRESHOLD) is
+    answered here. None when one statement cannot answer: not PostgreSQL, arguments
+    adjustment_request would refuse, a larger or negative adjustment, or no such member. Then
+    nothing was written, and the caller finds the member and calls adjustment_request.
+    """
+    if connection.vendor != "postgresql" or not getattr(requested_by, "is_staff", False):
+        return None
+    if isinstance(points, bool) or not isinstance(points, int):
+        return None
+    if not 0 < points <= settings.JIFEN_ADJUSTMENT_APPROVAL_THRESHOLD:
+        return None
+    reason = (reason or "").strip()[:500]
+    try:
+        validate_points(points)
+        _validate_reference(reference)
+    except DomainError:
+        return None
+    if not reason:
+        return None
+    return _pg_adjustment_credit(
+        member_id=None,
+        login=login,
+        points=points,
+        reason=reason,
+        reference=reference,
+        requested_by=requested_by,
+    )
+
+
 def _pg_adjustment_credit(
-    *, member_id: int, points: int, reason: str, reference: str, requested_by
-) -> Adjustment:
-    """A positive adjustment applied at once, as one function call (PostgreSQL)."""
+    *,
+    member_id: int | None,
+    points: int,
+    reason: str,
+    reference: str,
+    requested_by,
+    login: str | None = None,
+):
+    """A positive adjustment applied at once, as one function call (PostgreSQL).
+
+    By member id: the Adjustment. By `login` (member_id None): (Adjustment, member number),
+    or None when no member has that phone or member number (nothing written).
+    """
     system_id = system_account_id(ISSUANCE_ADJUSTMENT)
     now = timezone.now()
     txn_reference = f"adjustment:{reference}"
     details = {"adjustment": reference}
     params = [
-        member_id,
+        member_id if login is None else login,
         points,
         reason,
         reference,
@@ -1303,8 +1400,14 @@ def _pg_adjustment_credit(
     ]
     try:
         with _pg_posting_call(), connection.cursor() as cursor:
-            cursor.execute(_PG_ADJUSTMENT_CALL, params)
-            status, txn_id, adjustment_id = cursor.fetchone()
+            if login is None:
+                cursor.execute(_PG_ADJUSTMENT_CALL, params)
+                status, txn_id, adjustment_id = cursor.fetchone()
+            else:
+                cursor.execute(_PG_ADJUSTMENT_TO_LOGIN_CALL, params)
+                member_id, member_number, status, txn_id, adjustment_id = cursor.fetchone()
+                if status == "member_unknown":
+                    return None
     except DatabaseError as error:
         refusal = _pg_refusal(error)
         if refusal == "member_not_found":
@@ -1313,7 +1416,8 @@ def _pg_adjustment_credit(
             raise Conflict(_("该参考号已用于另一笔调整。"), code="reference_conflict") from None
         raise
     if status == "replay":
-        return _adjustment_replayed(reference=reference, member_id=member_id, points=points)
+        adjustment = _adjustment_replayed(reference=reference, member_id=member_id, points=points)
+        return adjustment if login is None else (adjustment, member_number)
     if status != "ok":
         raise AssertionError(f"jifen_adjustment_credit answered {status!r}")
     txn = _loaded(
@@ -1328,7 +1432,7 @@ def _pg_adjustment_credit(
             created_at=now,
         )
     )
-    return _loaded(
+    adjustment = _loaded(
         Adjustment(
             pk=adjustment_id,
             status=Adjustment.Status.APPLIED,
@@ -1341,6 +1445,7 @@ def _pg_adjustment_credit(
             requested_by=requested_by,
         )
     )
+    return adjustment if login is None else (adjustment, member_number)
 
 
 @transaction.atomic

@@ -160,10 +160,10 @@ def test_points_summary_after_a_transfer(make_member):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)  # commits, so the system account id is cached
 def test_statements_per_benchmark_request(make_member, operator):
-    """A regression guard for docs/performance.md: earn 3 statements, transfer 3.
+    """A regression guard for docs/performance.md: earn 2 statements, transfer 2.
 
-    Token, member, the posting function (its own transaction: no BEGIN/COMMIT); token,
-    recipient, the transfer function (which also reads the balance of the response).
+    The token, then the posting function by login (the member lookup inside; its own
+    transaction: no BEGIN/COMMIT; the transfer's also reads the balance of the response).
     """
     a, b = make_member(), make_member()
     points_earn(member_id=a.pk, points=1000, source="purchase", reference="seed")
@@ -189,8 +189,8 @@ def test_statements_per_benchmark_request(make_member, operator):
         )
     assert response.status_code == 201
     assert response.json()["balance"]["available"] == 991
-    assert len(earn) == 3, "\n".join(q["sql"][:90] for q in earn.captured_queries)
-    assert len(transfer) == 3, [q["sql"][:80] for q in transfer.captured_queries]
+    assert len(earn) == 2, "\n".join(q["sql"][:90] for q in earn.captured_queries)
+    assert len(transfer) == 2, [q["sql"][:80] for q in transfer.captured_queries]
 
 
 def test_a_phone_wins_over_a_member_number_with_the_same_digits(make_member, operator):
@@ -298,3 +298,34 @@ def test_a_transfer_expires_lots_past_their_date_first(make_member):
     ]
     with pytest.raises(InsufficientPoints):
         points_transfer(sender_id=a.pk, recipient_id=b.pk, points=21, reference="t2")
+
+
+def test_by_login_answers_in_the_order_of_the_lookup_then_the_service(make_member, operator):
+    """The one-statement path (PostgreSQL) refuses exactly as lookup + service do."""
+    member = make_member()
+    points_earn(member_id=member.pk, points=100, source="purchase", reference="seed")
+    as_member, as_operator = bearer(member), bearer(operator)
+    before = _ledger_rows()
+
+    def post(client, path, body):
+        response = client.post(path, body, content_type="application/json")
+        return response.status_code, response.json()["error"]["code"]
+
+    transfers, adjustments = "/api/v1/me/transfers", "/api/v1/admin/adjustments"
+    assert post(as_member, transfers, {"to": "19900000000", "points": 0}) == (
+        404,
+        "recipient_not_found",
+    )
+    assert post(as_member, transfers, {"to": member.member_number, "points": 5}) == (
+        422,
+        "transfer_to_self",
+    )
+    assert post(as_operator, adjustments, {"member": "19900000000", "points": 0, "reason": ""}) == (
+        404,
+        "member_not_found",
+    )
+    assert post(as_operator, adjustments, {"member": member.phone, "points": 5, "reason": " "}) == (
+        422,
+        "reason_required",
+    )
+    assert _ledger_rows() == before
