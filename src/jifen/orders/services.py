@@ -334,10 +334,11 @@ def _order_place_atomic(*, member_id, lines, address_id, token, fingerprint, fro
         **snapshot,
     )
     # Lock order: quota rows, then SKUs (ascending, in stock_reserve_lines), then the wallet.
-    references = []
-    for n, line in enumerate(quote.lines, start=1):
-        reference = f"order:{order.number}:{n}"
-        references.append(reference)
+    references = [f"order:{order.number}:{n}" for n in range(1, len(quote.lines) + 1)]
+    # Quota rows in ascending item id (a member's two tabs never lock them in a cycle).
+    for line, reference in sorted(
+        zip(quote.lines, references, strict=True), key=lambda pair: pair[0].item.pk
+    ):
         item_quota_take(
             item_id=line.item.pk, member_id=member_id, quantity=line.quantity, reference=reference
         )
@@ -439,7 +440,8 @@ def _fulfil_virtual(order: Order) -> bool:
     """Issue the vouchers, codes or links of the order's virtual lines (once per line
     reference). False when the vouchers app is not available (the order then waits at
     paid, fulfilled later)."""
-    virtual = [line for line in order.lines.all() if not line.needs_shipping]
+    # Ascending sku id: a code pool's rows are locked per SKU (the SKU lock order).
+    virtual = [line for line in _by_sku(order.lines.all()) if not line.needs_shipping]
     if not virtual:
         return True
     try:
@@ -461,8 +463,12 @@ def _fulfil_virtual(order: Order) -> bool:
 
 def _settle_paid(order: Order, *, actor_label: str, reason: str = "", payment_id=None) -> None:
     """The order's money is in: stock sold, points captured, virtual lines fulfilled, then
-    paid (and completed when nothing ships). The caller holds the order lock."""
-    for line in order.lines.all():
+    paid (and completed when nothing ships). The caller holds the order lock.
+
+    SKU rows are committed in ascending sku id (the house lock order, as stock_reserve_lines
+    and cancels do): two payments of orders holding the same SKUs in opposite line order
+    would otherwise deadlock."""
+    for line in _by_sku(order.lines.all()):
         stock_commit(reference=line.stock_reference)
     if order.hold_id:
         points_hold_capture(
@@ -511,12 +517,22 @@ def order_payment_succeeded(payment) -> bool:
 # --- cancelling and timing out -----------------------------------------------------------------
 
 
+def _by_sku(lines) -> list[OrderLine]:
+    """Lines in the SKU lock order: ascending sku id (then line id)."""
+    return sorted(lines, key=lambda line: (line.sku_id, line.pk))
+
+
+def _by_item(lines) -> list[OrderLine]:
+    """Lines in the quota lock order: ascending item id (then line id)."""
+    return sorted(lines, key=lambda line: (line.item_id, line.pk))
+
+
 def _give_back_unpaid(order: Order, reason: str) -> None:
     """Pending order: quota, stock and held points come back (lock order: quota, SKUs,
     wallet)."""
-    for line in order.lines.all():
+    for line in _by_item(order.lines.all()):
         item_quota_return(reference=line.stock_reference)
-    for line in sorted(order.lines.all(), key=lambda line: line.sku_id):
+    for line in _by_sku(order.lines.all()):
         stock_release(reference=line.stock_reference)
     if order.hold_id:
         points_hold_release(
@@ -534,9 +550,9 @@ def _give_back_paid(order: Order, reason: str) -> None:
                 raise Conflict(
                     _("虚拟商品已使用，不能取消。"), code="vouchers_used", fields={"line": line.pk}
                 )
-    for line in order.lines.all():
+    for line in _by_item(order.lines.all()):
         item_quota_return(reference=line.stock_reference)
-    for line in sorted(order.lines.all(), key=lambda line: line.sku_id):
+    for line in _by_sku(order.lines.all()):
         if line.fulfilment == Item.Fulfilment.CODE:
             # A pool code the member has seen is spent even when voided: putting the unit
             # back on sale would sell a unit with no code behind it. It stays sold.

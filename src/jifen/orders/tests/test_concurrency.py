@@ -138,3 +138,57 @@ def test_a_timeout_racing_the_payment_callback_has_one_winner(mall, rich, run_co
     assert Decimal(0) == sum(
         (o.cash_total for o in Order.objects.filter(status="pending_payment")), Decimal(0)
     )
+
+
+def test_payments_of_orders_with_the_same_skus_in_opposite_line_order_never_deadlock(
+    mall, make_member, run_concurrently
+):
+    """Review N2: orders A [Y, X] and B [X, Y] paid at once. _settle_paid commits stock in
+    ascending SKU id, so no deadlock reaches either callback (10 rounds)."""
+    from jifen.members.services import address_create
+
+    x_item = catalog_services.item_save(kind="physical", name="盘", category_id=mall.category.pk)
+    x = catalog_services.sku_create(
+        item_id=x_item.pk, points=10, cash=Decimal("5.00"), stock_initial=100
+    )
+    y_item = catalog_services.item_save(kind="physical", name="碟", category_id=mall.category.pk)
+    y = catalog_services.sku_create(
+        item_id=y_item.pk, points=10, cash=Decimal("5.00"), stock_initial=100
+    )
+    assert x.pk < y.pk
+    outcomes = []
+    for round_ in range(10):
+        members = []
+        for _n in range(2):
+            m = make_member()
+            points_earn(member_id=m.pk, points=100, source="test", reference=f"p:{m.pk}")
+            m.address = address_create(
+                member=m,
+                data={
+                    "recipient": "张三",
+                    "phone": "13800138000",
+                    "province": "上海市",
+                    "city": "上海市",
+                    "district": "浦东新区",
+                    "detail": "世纪大道 100 号",
+                    "is_default": True,
+                },
+            )
+            members.append(m)
+        placed = [
+            services.order_place(
+                member_id=m.pk,
+                lines=lines,
+                address_id=m.address.pk,
+                checkout_token=f"r{round_}:{i}",
+            )
+            for i, (m, lines) in enumerate(
+                zip(members, ([(y.pk, 1), (x.pk, 1)], [(x.pk, 1), (y.pk, 1)]), strict=True)
+            )
+        ]
+        pays = [fake_payment(o, pk=1000 + round_ * 2 + i) for i, o in enumerate(placed)]
+        outcomes += run_concurrently(
+            lambda i, pays=pays: services.order_payment_succeeded(pays[i]), 2
+        )
+    assert outcomes == [("ok", True)] * 20
+    assert stock(x) == stock(y) == {"reserved": 0, "sold": 20, "remaining": 80, "returned": 0}
