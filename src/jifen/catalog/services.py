@@ -33,7 +33,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -1000,19 +1000,62 @@ def item_quota_take(*, item_id: int, member_id: int, quantity: int, reference: s
 
 
 @transaction.atomic
-def item_quota_return(*, reference: str) -> int:
-    """Give back the units taken under `reference` (a cancelled order), once."""
-    take = QuotaMovement.objects.filter(kind="take", reference=_reference(reference)).first()
+def item_quota_return(
+    *, reference: str, quantity: int | None = None, return_reference: str | None = None
+) -> int:
+    """Give back units taken under `reference`; returns the units the member has taken.
+
+    Without `quantity`: what is left of the take (a cancelled order), once per reference.
+    With `quantity` (an after-sale refund of some units): once per `return_reference`; the
+    units returned under one take never exceed what it took (ValidationFailed
+    `quota_return_exceeds_taken`, nothing changes). The take's row is locked, so returns of
+    one take are serialised; the quota row is then changed by one guarded UPDATE. A repeat
+    of a return reference with another quantity is Conflict `reference_reused`. NotFound
+    `quota_not_found` when nothing was taken under `reference`.
+    """
+    reference = _reference(reference)
+    if quantity is not None:
+        quantity = _quantity(quantity)
+    take = (
+        QuotaMovement.objects.select_for_update().filter(kind="take", reference=reference).first()
+    )
     if take is None:
         raise NotFound(_("没有这笔占用。"), code="quota_not_found")
-    try:
-        with transaction.atomic():
-            QuotaMovement.objects.create(
-                quota_id=take.quota_id, kind="return", quantity=take.quantity, reference=reference
+    # A partial return is stored as "<take reference>><return reference>" so that every
+    # return of a take can be found (and summed) from the take's reference.
+    key = reference if return_reference is None else f"{reference}>{_reference(return_reference)}"
+    if len(key) > QuotaMovement._meta.get_field("reference").max_length:
+        raise ValidationFailed(
+            _("归还单号过长。"), code="invalid_reference", fields={"return_reference": key}
+        )
+    existing = QuotaMovement.objects.filter(kind="return", reference=key).first()
+    if existing is not None:
+        if quantity is not None and existing.quantity != quantity:
+            raise Conflict(
+                _("该归还单号已用于其他归还。"), code="reference_reused", fields={"reference": key}
             )
-    except IntegrityError:
         return MemberItemQuota.objects.get(pk=take.quota_id).taken
-    MemberItemQuota.objects.filter(pk=take.quota_id, taken__gte=take.quantity).update(
-        taken=F("taken") - take.quantity
+    returned = (
+        QuotaMovement.objects.filter(kind="return", quota_id=take.quota_id)
+        .filter(Q(reference=reference) | Q(reference__startswith=f"{reference}>"))
+        .aggregate(n=Sum("quantity"))["n"]
+        or 0
+    )
+    left = take.quantity - returned
+    if quantity is None:
+        quantity = left
+    if quantity > left:
+        raise ValidationFailed(
+            _("归还数量超过占用数量。"),
+            code="quota_return_exceeds_taken",
+            fields={"quantity": quantity, "left": left},
+        )
+    if quantity <= 0:
+        return MemberItemQuota.objects.get(pk=take.quota_id).taken
+    QuotaMovement.objects.create(
+        quota_id=take.quota_id, kind="return", quantity=quantity, reference=key
+    )
+    MemberItemQuota.objects.filter(pk=take.quota_id, taken__gte=quantity).update(
+        taken=F("taken") - quantity
     )
     return MemberItemQuota.objects.get(pk=take.quota_id).taken
