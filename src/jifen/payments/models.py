@@ -106,6 +106,14 @@ class Refund(models.Model):
     provider_refund_no = models.CharField(_("渠道退款号"), max_length=64, blank=True)
     reason = models.CharField(_("原因"), max_length=200)
     failure = models.CharField(_("失败原因"), max_length=200, blank=True)
+    # The claim of whoever is talking to the gateway about this refund (refund_submit):
+    # a guarded UPDATE sets it, so two submitters never call the gateway at once; a claim
+    # older than REFUND_CLAIM_MINUTES is stale and may be taken again.
+    submitting_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
+    submit_attempts = models.PositiveSmallIntegerField(_("提交次数"), default=0)
+    # The gateway said "failed" for a refund that may already have gone through (a resend)
+    # and cannot be asked: the amount stays reserved until an operator settles it.
+    needs_attention = models.BooleanField(_("需人工核对"), default=False)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
 
@@ -191,3 +199,25 @@ class SandboxTrade(models.Model):
 
     def __str__(self) -> str:
         return self.trade_no
+
+
+class SandboxRefund(models.Model):
+    """The sandbox gateway's book of refunds, one per our refund reference (its
+    out_refund_no): a resent refund is answered from here, like a real gateway, and
+    `SandboxProvider.query_refund` reads it."""
+
+    trade = models.ForeignKey(
+        SandboxTrade, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("沙箱交易")
+    )
+    reference = models.CharField(_("退款单号"), max_length=100, unique=True)
+    amount = models.DecimalField(_("金额"), max_digits=12, decimal_places=2)
+    refund_no = models.CharField(_("沙箱退款号"), max_length=64)
+    created_at = models.DateTimeField(_("退款时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("沙箱退款")
+        verbose_name_plural = _("沙箱退款")
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return self.refund_no

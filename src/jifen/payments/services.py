@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.http.request import validate_host
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -535,17 +535,62 @@ def _refund_reserve(payment: Payment, amount: Decimal) -> None:
     )
 
 
+# A claim on a refund (Refund.submitting_at) older than this is stale: its submitter is
+# presumed gone, and the refund may be sent again.
+REFUND_CLAIM_MINUTES = 5
+
+
 def refund_submit(*, refund_id: int) -> Refund:
     """Ask the provider for a pending refund (after commit; also for retries of ones left
     pending by a gateway timeout). Succeeded and failed are final; a failed refund gives its
-    amount back to the payment by one guarded UPDATE."""
+    amount back to the payment by one guarded UPDATE.
+
+    Once at a time: the refund is claimed first by a guarded UPDATE (pending, and no claim
+    younger than REFUND_CLAIM_MINUTES); a caller that loses the claim returns the refund
+    without calling the provider. The claim is let go when the gateway answered "unknown"
+    (ProviderError), so the next retry may send it again. A "failed" answer to a resend (the
+    first send may have gone through, and a gateway may refuse the duplicate) is not
+    believed blindly: the provider is asked for the refund when it can be (`query_refund`),
+    else the refund stays pending with its amount reserved and `needs_attention` set for an
+    operator.
+    """
     refund = Refund.objects.select_related("payment").get(pk=refund_id)
-    if refund.status != Refund.Status.PENDING:
+    if refund.status != Refund.Status.PENDING or refund.needs_attention:
         return refund
+    now = timezone.now()
+    claimed = (
+        Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING, needs_attention=False)
+        .filter(
+            Q(submitting_at__isnull=True)
+            | Q(submitting_at__lt=now - dt.timedelta(minutes=REFUND_CLAIM_MINUTES))
+        )
+        .update(submitting_at=now, submit_attempts=F("submit_attempts") + 1)
+    )
+    if not claimed:  # someone else is talking to the gateway about it
+        refund.refresh_from_db()
+        return refund
+    resend = refund.submit_attempts > 0
+    mine = Refund.objects.filter(pk=refund.pk, submitting_at=now)
+    provider = get_provider(refund.payment.provider)
     try:
-        result = get_provider(refund.payment.provider).refund(refund.payment, refund)
+        result = provider.refund(refund.payment, refund)
+        if result.status == "failed" and resend:
+            if not provider.can_query_refunds:
+                mine.filter(status=Refund.Status.PENDING).update(
+                    needs_attention=True, failure=result.message[:200], submitting_at=None
+                )
+                logger.error(
+                    "refund %s: gateway refused a resend; left to an operator", refund.reference
+                )
+                refund.refresh_from_db()
+                return refund
+            result = provider.query_refund(refund.payment, refund)
+            if result is None:
+                raise ProviderError("the gateway cannot tell whether the refund went through")
     except ProviderError as error:  # outcome unknown: stays pending, submitted again later
         logger.warning("refund %s left pending: %s", refund.reference, error)
+        mine.update(submitting_at=None)
+        refund.refresh_from_db()
         return refund
     now = timezone.now()
     if result.status == "succeeded":
@@ -570,16 +615,22 @@ def refund_submit(*, refund_id: int) -> Refund:
                     ),
                     updated_at=now,
                 )
+    else:  # the gateway accepted it and will finish later: ask again next time
+        mine.update(submitting_at=None)
     refund.refresh_from_db()
     return refund
 
 
 def refunds_retry(*, before: dt.datetime, limit: int = 500) -> int:
     """Finish what commits left behind, for refunds started before `before`: submit pending
-    refunds again (the gateways dedupe by reference), and start the full refund of money
-    that on_paid refused or that reached a closed payment. Returns how many it touched."""
+    refunds again (the gateways dedupe by reference; `refund_submit`'s claim keeps two runs
+    from sending one refund at once; this is the only job that re-sends refunds), and start
+    the full refund of money that on_paid refused or that reached a closed payment. Returns
+    how many it touched."""
     touched = 0
-    pending = Refund.objects.filter(status=Refund.Status.PENDING, created_at__lt=before)
+    pending = Refund.objects.filter(
+        status=Refund.Status.PENDING, needs_attention=False, created_at__lt=before
+    )
     for pk in pending.values_list("pk", flat=True)[:limit]:
         touched += refund_submit(refund_id=pk).status != Refund.Status.PENDING
     refused = (

@@ -13,6 +13,10 @@ business rules: services decide what may happen, the provider only talks to the 
   `refund.reference` (the gateway's out_refund_no / out_request_no). Raises `ProviderError`
   when the outcome is unknown (timeout): the refund stays pending and may be submitted again.
 - `query(payment) -> CallbackResult | None` (optional): the gateway's view of a payment.
+- `query_refund(payment, refund) -> RefundResult | None` (optional, `can_query_refunds`):
+  the gateway's view of a refund by its reference ("succeeded"/"pending"; "failed" when the
+  gateway has no such refund); None when it cannot tell. Asked before a "failed" answer to a
+  resent refund is believed (the first send may have gone through).
 - `close(payment)` (optional): tell the gateway the payment can no longer be paid.
 """
 
@@ -90,7 +94,12 @@ class PaymentProvider(abc.ABC):
     @abc.abstractmethod
     def refund(self, payment: Payment, refund: Refund) -> RefundResult: ...
 
+    can_query_refunds: bool = False
+
     def query(self, payment: Payment) -> CallbackResult | None:
+        return None
+
+    def query_refund(self, payment: Payment, refund: Refund) -> RefundResult | None:
         return None
 
     def close(self, payment: Payment) -> None:

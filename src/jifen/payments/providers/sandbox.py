@@ -30,6 +30,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core import signing
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
 
@@ -173,18 +174,48 @@ class SandboxProvider(PaymentProvider):
         body = json.dumps({"code": "FAIL", "message": message}, ensure_ascii=False).encode()
         return CallbackReply(400, body)
 
-    def refund(self, payment, refund) -> RefundResult:
-        from jifen.payments.models import SandboxTrade
+    can_query_refunds = True
 
-        # The sandbox's own book refuses to give back more than it took, like a gateway.
-        taken = SandboxTrade.objects.filter(
-            payment_id=payment.pk, refunded_amount__lte=F("amount") - refund.amount
-        ).update(refunded_amount=F("refunded_amount") + refund.amount)
-        if not taken:
+    def refund(self, payment, refund) -> RefundResult:
+        """Idempotent by `refund.reference`, like a gateway's out_refund_no: a resent refund
+        is answered from the sandbox's book and refunds nothing twice."""
+        from jifen.payments.models import SandboxRefund, SandboxTrade
+
+        done = SandboxRefund.objects.filter(reference=refund.reference).first()
+        if done is not None:
+            return RefundResult(status="succeeded", provider_refund_no=done.refund_no)
+        trade = SandboxTrade.objects.filter(payment_id=payment.pk).first()
+        if trade is None:
             return RefundResult(status="failed", message="no sandbox trade or amount exceeded")
-        return RefundResult(
-            status="succeeded", provider_refund_no=f"SBXR{refund.pk:010d}{int(time.time())}"
-        )
+        refund_no = f"SBXR{refund.pk:010d}{int(time.time())}"
+        try:
+            with transaction.atomic():
+                # The sandbox's own book refuses to give back more than it took.
+                taken = SandboxTrade.objects.filter(
+                    pk=trade.pk, refunded_amount__lte=F("amount") - refund.amount
+                ).update(refunded_amount=F("refunded_amount") + refund.amount)
+                if not taken:
+                    return RefundResult(
+                        status="failed", message="no sandbox trade or amount exceeded"
+                    )
+                SandboxRefund.objects.create(
+                    trade=trade,
+                    reference=refund.reference,
+                    amount=refund.amount,
+                    refund_no=refund_no,
+                )
+        except IntegrityError:  # the same refund sent twice at once: one of them refunded
+            done = SandboxRefund.objects.get(reference=refund.reference)
+            return RefundResult(status="succeeded", provider_refund_no=done.refund_no)
+        return RefundResult(status="succeeded", provider_refund_no=refund_no)
+
+    def query_refund(self, payment, refund) -> RefundResult | None:
+        from jifen.payments.models import SandboxRefund
+
+        done = SandboxRefund.objects.filter(reference=refund.reference).first()
+        if done is None:
+            return RefundResult(status="failed", message="no such refund")
+        return RefundResult(status="succeeded", provider_refund_no=done.refund_no)
 
     def query(self, payment) -> CallbackResult | None:
         from jifen.payments.models import SandboxTrade

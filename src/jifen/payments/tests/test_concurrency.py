@@ -113,3 +113,48 @@ def test_one_refund_reference_from_50_threads_refunds_once(
     payment.refresh_from_db()
     assert payment.refunded_amount == Decimal("3.00")
     assert SandboxTrade.objects.get().refunded_amount == Decimal("3.00")
+
+
+def test_two_submitters_of_one_pending_refund_call_the_gateway_once(
+    start_payment, purpose, run_concurrently, monkeypatch
+):
+    """Review N3: payments' job run twice at once (or any two submitters) on a refund left
+    pending by a gateway timeout: the claim lets one of them call the gateway."""
+    import datetime as dt
+    import time
+
+    from django.utils import timezone
+
+    from jifen.payments.providers.base import ProviderError
+    from jifen.payments.providers.sandbox import SandboxProvider
+
+    payment = start_payment(amount=Decimal("30.00"))
+    services.sandbox_trade_confirm(payment_number=payment.number)
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.PAID
+    real = SandboxProvider.refund
+
+    def timeout(self, p, r):
+        raise ProviderError("gateway timeout")
+
+    monkeypatch.setattr(SandboxProvider, "refund", timeout)
+    pending = services.payment_refund(
+        payment_id=payment.pk, amount="30.00", reference="RF-N3", reason="取消"
+    )
+    assert Refund.objects.get(pk=pending.pk).status == "pending"
+    calls = []
+
+    def slow(self, p, r):
+        calls.append(r.reference)
+        time.sleep(0.3)  # a gateway round trip
+        return real(self, p, r)
+
+    monkeypatch.setattr(SandboxProvider, "refund", slow)
+    later = timezone.now() + dt.timedelta(minutes=20)
+    results = run_concurrently(lambda i: services.refunds_retry(before=later), 3)
+    assert sorted(value for _kind, value in results) == [0, 0, 1]
+    assert calls == ["RF-N3"]
+    payment.refresh_from_db()
+    assert Refund.objects.get(pk=pending.pk).status == "succeeded"
+    assert (payment.status, payment.refunded_amount) == (Payment.Status.REFUNDED, Decimal("30.00"))
+    assert SandboxTrade.objects.get(payment=payment).refunded_amount == Decimal("30.00")

@@ -172,3 +172,113 @@ def test_retry_job_refunds_refused_money_whose_refund_never_started(
         Refund.Status.SUCCEEDED,
         "订单已关闭",
     )
+
+
+# --- review N3: one submitter at a time; a refused resend is not believed blindly -------------
+
+
+def _left_pending(paid, refund, monkeypatch):
+    """A refund whose first send timed out AFTER the gateway refunded it."""
+    real = SandboxProvider.refund
+
+    def went_through_then_timed_out(self, payment, made):
+        real(self, payment, made)
+        raise ProviderError("read timed out")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SandboxProvider, "refund", went_through_then_timed_out)
+        pending = refund(paid, "10.00", "RF1")
+    assert (pending.status, pending.submit_attempts, pending.submitting_at) == ("pending", 1, None)
+    return pending
+
+
+def test_a_resent_refund_the_gateway_already_made_is_answered_by_reference(
+    paid, refund, monkeypatch
+):
+    pending = _left_pending(paid, refund, monkeypatch)
+    done = services.refund_submit(refund_id=pending.pk)
+    paid.refresh_from_db()
+    assert (done.status, done.submit_attempts) == ("succeeded", 2)
+    assert (paid.status, paid.refunded_amount) == (Payment.Status.REFUNDED, Decimal("10.00"))
+    assert SandboxTrade.objects.get().refunded_amount == Decimal("10.00")
+
+
+def test_a_failed_answer_to_a_resend_is_checked_with_the_gateway(paid, refund, monkeypatch):
+    """A gateway that refuses the duplicate with "failed": the sandbox is asked for the
+    refund by reference; it went through, so it is succeeded and the amount stays taken."""
+    from jifen.payments.providers.base import RefundResult
+
+    pending = _left_pending(paid, refund, monkeypatch)
+    monkeypatch.setattr(
+        SandboxProvider, "refund", lambda self, p, r: RefundResult("failed", message="重复退款")
+    )
+    done = services.refund_submit(refund_id=pending.pk)
+    paid.refresh_from_db()
+    assert (done.status, done.failure) == ("succeeded", "")
+    assert (paid.status, paid.refunded_amount) == (Payment.Status.REFUNDED, Decimal("10.00"))
+
+
+def test_a_failed_resend_without_a_query_is_left_to_an_operator(paid, refund, monkeypatch):
+    from jifen.payments.providers.base import RefundResult
+
+    pending = _left_pending(paid, refund, monkeypatch)
+    monkeypatch.setattr(SandboxProvider, "can_query_refunds", False)
+    calls = []
+
+    def refused(self, p, r):
+        calls.append(r.reference)
+        return RefundResult("failed", message="重复退款")
+
+    monkeypatch.setattr(SandboxProvider, "refund", refused)
+    done = services.refund_submit(refund_id=pending.pk)
+    paid.refresh_from_db()
+    assert (done.status, done.needs_attention, done.failure) == ("pending", True, "重复退款")
+    assert (paid.status, paid.refunded_amount) == (Payment.Status.REFUNDED, Decimal("10.00"))
+    # neither the job nor a direct submit sends it again
+    from django.utils import timezone
+
+    assert services.refunds_retry(before=timezone.now()) == 0
+    services.refund_submit(refund_id=pending.pk)
+    assert calls == ["RF1"]
+
+
+def test_a_first_send_refused_is_final_and_releases_the_amount(paid, refund, monkeypatch):
+    from jifen.payments.providers.base import RefundResult
+
+    monkeypatch.setattr(SandboxProvider, "can_query_refunds", False)
+    monkeypatch.setattr(
+        SandboxProvider, "refund", lambda self, p, r: RefundResult("failed", message="维护")
+    )
+    failed = refund(paid, "10.00", "RF1")
+    assert (failed.status, failed.needs_attention) == ("failed", False)
+    assert (paid.status, paid.refunded_amount) == (Payment.Status.PAID, Decimal("0.00"))
+
+
+def test_a_claimed_refund_is_not_sent_again_until_the_claim_is_stale(paid, refund, monkeypatch):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    def timeout(self, payment, made):
+        raise ProviderError("timed out")
+
+    monkeypatch.setattr(SandboxProvider, "refund", timeout)
+    pending = refund(paid, "10.00", "RF1")
+    monkeypatch.undo()
+    claimed_at = timezone.now()
+    Refund.objects.filter(pk=pending.pk).update(submitting_at=claimed_at)  # someone sending
+    calls = []
+    real = SandboxProvider.refund
+
+    def counting(self, p, r):
+        calls.append(r.reference)
+        return real(self, p, r)
+
+    monkeypatch.setattr(SandboxProvider, "refund", counting)
+    assert services.refund_submit(refund_id=pending.pk).status == "pending"
+    assert calls == []
+    Refund.objects.filter(pk=pending.pk).update(
+        submitting_at=claimed_at - dt.timedelta(minutes=services.REFUND_CLAIM_MINUTES + 1)
+    )
+    assert services.refund_submit(refund_id=pending.pk).status == "succeeded"
+    assert calls == ["RF1"]
