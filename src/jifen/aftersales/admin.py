@@ -202,11 +202,20 @@ class AfterSaleAdmin(ModelAdmin):
     def cash_refund_state(self, obj: AfterSale) -> str:
         if not obj.cash_to_refund:
             return "—"
-        if obj.cash_refund_id:
-            return _("已提交退款单 #%(id)s") % {"id": obj.cash_refund_id}
-        if obj.status == S.REFUNDED:
-            return _("待重试：%(error)s") % {"error": obj.cash_refund_error or "—"}
-        return _("未退款")
+        if obj.status != S.REFUNDED:
+            return _("未退款")
+        C = AfterSale.CashRefund
+        status = obj.cash_refund_status
+        if status == C.SUCCEEDED:
+            return _("已退款（退款单 #%(id)s）") % {"id": obj.cash_refund_id}
+        if status == C.FAILED:
+            return _("退款失败（第 %(n)s 次）：%(error)s") % {
+                "n": obj.cash_refund_attempts,
+                "error": obj.cash_refund_error or "—",
+            }
+        if status == C.PENDING and obj.cash_refund_id:
+            return _("退款中（退款单 #%(id)s）") % {"id": obj.cash_refund_id}
+        return _("待发起：%(error)s") % {"error": obj.cash_refund_error or "—"}
 
     # --- actions ----------------------------------------------------------------------------
 
@@ -227,8 +236,13 @@ class AfterSaleAdmin(ModelAdmin):
             wanted = {
                 "ship_exchange" if aftersale.kind == AfterSale.Kind.EXCHANGE else "refund_now"
             }
-        elif aftersale.cash_refund_pending or (
-            aftersale.status == S.APPROVED and aftersale.kind == AfterSale.Kind.REFUND_ONLY
+        elif (
+            aftersale.cash_refund_pending
+            or (
+                aftersale.status == S.REFUNDED
+                and aftersale.cash_refund_status == AfterSale.CashRefund.PENDING
+            )
+            or (aftersale.status == S.APPROVED and aftersale.kind == AfterSale.Kind.REFUND_ONLY)
         ):
             wanted = {"refund_now"}
         return [a for a in actions if a.path in wanted]
@@ -240,7 +254,7 @@ class AfterSaleAdmin(ModelAdmin):
             messages.error(request, error.message)
         else:
             aftersale = AfterSale.objects.get(pk=object_id)
-            if aftersale.cash_refund_pending and aftersale.cash_refund_error:
+            if aftersale.cash_refund_status == AfterSale.CashRefund.FAILED:
                 messages.warning(
                     request, _("现金退款失败：%(e)s") % {"e": aftersale.cash_refund_error}
                 )

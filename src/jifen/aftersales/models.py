@@ -39,6 +39,12 @@ class AfterSale(models.Model):
         NOT_RECEIVED = "not_received", _("未收到货")
         OTHER = "other", _("其他")
 
+    class CashRefund(models.TextChoices):
+        NONE = "", _("未发起")
+        PENDING = "pending", _("退款中")
+        SUCCEEDED = "succeeded", _("已退款")
+        FAILED = "failed", _("退款失败")
+
     number = models.CharField(_("售后单号"), max_length=20, unique=True)
     order = models.ForeignKey(
         "orders.Order",
@@ -102,7 +108,15 @@ class AfterSale(models.Model):
     )
     refunded_at = models.DateTimeField(_("退款时间"), null=True, blank=True)
     # The cash leaves after the ledger and stock are settled (no lock held over the
-    # provider call); until then `cash_refund_id` is empty and "refund now" retries it.
+    # provider call). `cash_refund_status` mirrors the payments Refund of the current
+    # attempt (`cash_refund_reference`): "" not sent yet, pending, succeeded, failed. A
+    # failed attempt is final for its reference: "refund now" and the periodic job start a
+    # new one (f"aftersale:{number}:{attempt}").
+    cash_refund_status = models.CharField(
+        _("现金退款状态"), max_length=10, choices=CashRefund.choices, blank=True, default=""
+    )
+    cash_refund_reference = models.CharField(_("现金退款单号"), max_length=100, blank=True)
+    cash_refund_attempts = models.PositiveSmallIntegerField(_("现金退款尝试次数"), default=0)
     cash_refund_id = models.BigIntegerField(_("现金退款单"), null=True, blank=True)
     cash_refunded_at = models.DateTimeField(_("现金退款时间"), null=True, blank=True)
     cash_refund_error = models.CharField(_("现金退款失败原因"), max_length=300, blank=True)
@@ -135,10 +149,15 @@ class AfterSale(models.Model):
 
     @property
     def cash_refund_pending(self) -> bool:
+        """The cash still has to be (re)sent: refunded locally, money owed, and no attempt
+        that is running or succeeded (not sent yet, failed, or pending with no Refund)."""
         return (
             self.status == self.Status.REFUNDED
             and self.cash_to_refund > 0
-            and self.cash_refund_id is None
+            and (
+                self.cash_refund_status in ("", self.CashRefund.FAILED)
+                or (self.cash_refund_status == self.CashRefund.PENDING and not self.cash_refund_id)
+            )
         )
 
 

@@ -113,3 +113,27 @@ def queue_count() -> int:
     return AfterSale.objects.filter(
         status__in=(AfterSale.Status.REQUESTED, AfterSale.Status.AWAITING_RETURN)
     ).count()
+
+
+def units_refunded_before_shipment(*, order_ids) -> dict[int, int]:
+    """{order line id: units} refunded by refund-only after-sales while the order had not
+    shipped (those units went back on the shelf: they must not be packed)."""
+    rows = AfterSaleLine.objects.filter(
+        aftersale__order_id__in=list(order_ids),
+        aftersale__status=AfterSale.Status.REFUNDED,
+        aftersale__restock_on_refund=True,
+    )
+    return {
+        row["order_line_id"]: row["qty"]
+        for row in rows.values("order_line_id").annotate(qty=Sum("quantity"))
+    }
+
+
+def order_units_to_ship(*, order: Order) -> list[tuple[OrderLine, int]]:
+    """[(physical line, quantity still to ship)] of an order: the line's quantity minus the
+    units refunded before shipment; lines with nothing left are left out. Uses
+    `order.lines.all()` (prefetch it for a list)."""
+    lines = [line for line in order.lines.all() if line.fulfilment == "shipping"]
+    refunded = units_refunded_before_shipment(order_ids=[order.pk]) if lines else {}
+    left = [(line, line.quantity - refunded.get(line.pk, 0)) for line in lines]
+    return [(line, quantity) for line, quantity in left if quantity > 0]

@@ -30,14 +30,16 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 import secrets
 import uuid
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -53,6 +55,8 @@ from jifen.catalog import services as catalog
 from jifen.core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from jifen.ledger import services as ledger
 from jifen.orders.models import Order, OrderLine
+
+logger = logging.getLogger(__name__)
 
 S = AfterSale.Status
 K = AfterSale.Kind
@@ -90,7 +94,9 @@ MAX_PHOTOS = 6
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 MAX_PHOTO_SIDE = 6000
 # Checked from the header, before any pixel is decoded (a small PNG can declare 169 Mpx).
-MAX_PHOTO_PIXELS = 40_000_000
+# Phone photos are about 12 Mpx; one decoded 16 Mpx RGBA image is 64 MB, and photos are
+# decoded one at a time (only the thumbnails are kept).
+MAX_PHOTO_PIXELS = 16_000_000
 THUMBNAIL_SIZE = (240, 240)
 CENT = Decimal("0.01")
 
@@ -250,56 +256,70 @@ def photos_from_uploads(files) -> list[tuple[bytes, str]]:
     return [(f.read(MAX_PHOTO_BYTES + 1), str(f.name)) for f in files]
 
 
-def _check_photo(content: bytes, filename: str):
-    """The decoded image of an upload, or ValidationFailed `invalid_photo`. The format and
-    dimensions are read from the header (Image.open is lazy) and refused before any pixel
-    is decoded: at most MAX_PHOTO_SIDE a side and MAX_PHOTO_PIXELS in all."""
-    from PIL import Image, UnidentifiedImageError
+@dataclass(frozen=True)
+class _Photo:
+    """A checked upload: its bytes, its file extension and its JPEG thumbnail (bytes only:
+    no decoded image is kept)."""
+
+    content: bytes
+    extension: str
+    thumbnail: bytes
+
+
+def _invalid_photo(filename: str):
+    return ValidationFailed(
+        _("请上传 JPEG、PNG 或 WebP 图片。"), code="invalid_photo", fields={"photos": filename}
+    )
+
+
+def _check_photo(content: bytes, filename: str) -> _Photo:
+    """Check one upload and make its thumbnail, or ValidationFailed `invalid_photo`. The
+    format and dimensions are read from the header (Image.open is lazy) and refused before
+    any pixel is decoded: at most MAX_PHOTO_SIDE a side and MAX_PHOTO_PIXELS in all. The
+    decoded image is dropped before this returns, so a request's photos are decoded one at
+    a time and only their thumbnails stay in memory."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     if not isinstance(content, bytes | bytearray) or not content:
-        raise ValidationFailed(
-            _("请上传 JPEG、PNG 或 WebP 图片。"), code="invalid_photo", fields={"photos": filename}
-        )
+        raise _invalid_photo(filename)
     if len(content) > MAX_PHOTO_BYTES:
         raise ValidationFailed(
             _("每张图片须小于 5 MB。"), code="invalid_photo", fields={"photos": filename}
         )
-    image = None
     try:
         with Image.open(io.BytesIO(content)) as probe:  # the header only
             width, height = probe.size
+            image_format = probe.format
             fits = (
-                probe.format in {"JPEG", "PNG", "WEBP"}
+                image_format in {"JPEG", "PNG", "WEBP"}
                 and max(width, height) <= MAX_PHOTO_SIDE
                 and width * height <= MAX_PHOTO_PIXELS
             )
             if fits:
                 probe.verify()
-        if fits:
-            image = Image.open(io.BytesIO(content))
+        if not fits:
+            raise _invalid_photo(filename)
+        with Image.open(io.BytesIO(content)) as image:
+            if image_format == "JPEG":
+                image.draft("RGB", (THUMBNAIL_SIZE[0] * 2, THUMBNAIL_SIZE[1] * 2))
             image.load()
+            thumb = ImageOps.fit(image.convert("RGB"), THUMBNAIL_SIZE)
+        out = io.BytesIO()
+        thumb.save(out, "JPEG", quality=85)
+        del thumb
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        image = None
-    if image is None:
-        raise ValidationFailed(
-            _("请上传 JPEG、PNG 或 WebP 图片。"), code="invalid_photo", fields={"photos": filename}
-        )
-    return image
+        raise _invalid_photo(filename) from None
+    extension = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}[image_format]
+    return _Photo(content=bytes(content), extension=extension, thumbnail=out.getvalue())
 
 
-def _store_photo(aftersale: AfterSale, content: bytes, image) -> AfterSalePhoto:
-    from PIL import ImageOps
-
-    extension = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}[image.format]
+def _store_photo(aftersale: AfterSale, photo: _Photo) -> AfterSalePhoto:
     stem = uuid.uuid4().hex[:12]
-    thumb = ImageOps.fit(image.convert("RGB"), THUMBNAIL_SIZE)
-    out = io.BytesIO()
-    thumb.save(out, "JPEG", quality=85)
-    photo = AfterSalePhoto(aftersale=aftersale)
-    photo.image.save(f"{stem}.{extension}", ContentFile(content), save=False)
-    photo.thumbnail.save(f"{stem}-thumb.jpg", ContentFile(out.getvalue()), save=False)
-    photo.save()
-    return photo
+    row = AfterSalePhoto(aftersale=aftersale)
+    row.image.save(f"{stem}.{photo.extension}", ContentFile(photo.content), save=False)
+    row.thumbnail.save(f"{stem}-thumb.jpg", ContentFile(photo.thumbnail), save=False)
+    row.save()
+    return row
 
 
 # --- member: request, cancel, return shipped ----------------------------------------------------
@@ -386,7 +406,11 @@ def aftersale_request(
             code="too_many_photos",
             fields={"photos": MAX_PHOTOS},
         )
-    checked = [(content, _check_photo(content, name)) for content, name in photos]
+    # The order is checked before any photo is decoded (a member cannot make us decode
+    # photos for an order that may not get an after-sale); _request checks it again under
+    # the order lock.
+    _request_eligible(member_id=member_id, order_number=order_number)
+    checked = [_check_photo(content, name) for content, name in photos]
     try:
         with transaction.atomic():
             return _request(
@@ -409,12 +433,11 @@ def aftersale_request(
         raise
 
 
-def _request(*, member_id, order_number, kind, lines, reason, reason_text, photos, reference):
-    order = (
-        Order.objects.select_for_update()  # serialises after-sales of one order
-        .filter(number=str(order_number or "")[:20], member_id=member_id)
-        .first()
-    )
+def _request_eligible(*, member_id: int, order_number: str, lock: bool = False) -> Order:
+    """The member's order if it may get a new after-sale: NotFound `order_not_found`,
+    Conflict `order_not_eligible` / `aftersale_window_closed` otherwise."""
+    orders = Order.objects.select_for_update() if lock else Order.objects
+    order = orders.filter(number=str(order_number or "")[:20], member_id=member_id).first()
     if order is None:
         raise NotFound(_("订单不存在。"), code="order_not_found")
     if order.status not in ELIGIBLE_ORDER_STATUSES:
@@ -427,6 +450,12 @@ def _request(*, member_id, order_number, kind, lines, reason, reason_text, photo
             _("已超过 %(n)s 天售后期限。") % {"n": aftersale_days()},
             code="aftersale_window_closed",
         )
+    return order
+
+
+def _request(*, member_id, order_number, kind, lines, reason, reason_text, photos, reference):
+    # The order row lock serialises after-sales of one order.
+    order = _request_eligible(member_id=member_id, order_number=order_number, lock=True)
     picked = _clean_lines(order, lines)
     shipped = order.shipped_at is not None or order.status != Order.Status.PAID
     for line, _quantity in picked:
@@ -486,9 +515,13 @@ def _request(*, member_id, order_number, kind, lines, reason, reason_text, photo
         )
     aftersale.points_to_refund = sum(row.points for row in rows)
     cash = sum((row.cash for row in rows), Decimal("0.00"))
-    everything = {line.pk: line.quantity for line in order.lines.all()}
+    # The fee estimate: this request takes back the last physical units of an order that
+    # never shipped (decided again at refund time).
+    physical = {line.pk: line.quantity for line in order.lines.all() if line.needs_shipping}
     asked = {line.pk: quantity for line, quantity in picked}
-    whole = all(asked.get(pk, 0) + taken.get(pk, 0) == q for pk, q in everything.items())
+    whole = any(pk in physical for pk in asked) and all(
+        asked.get(pk, 0) + taken.get(pk, 0) == q for pk, q in physical.items()
+    )
     if kind == K.REFUND_ONLY and not shipped and whole and order.shipping_fee > 0:
         aftersale.shipping_refund = order.shipping_fee
         cash += order.shipping_fee
@@ -511,8 +544,8 @@ def _request(*, member_id, order_number, kind, lines, reason, reason_text, photo
     for row in rows:
         row.aftersale = aftersale
     AfterSaleLine.objects.bulk_create(rows)
-    for content, image in photos:
-        _store_photo(aftersale, content, image)
+    for photo in photos:
+        _store_photo(aftersale, photo)
     _event(aftersale, "", S.REQUESTED, aftersale.member, "member", reason_text)
     return aftersale
 
@@ -698,8 +731,10 @@ def aftersale_refund(*, aftersale_id: int, by=None, note: str = "") -> AfterSale
     which puts them back into the lots they came from with their original expiry. When every
     unit of the order is refunded, the order moves to "refunded". Cash: after that
     transaction commits (no lock held over the provider), `payment_refund` by reference
-    f"aftersale:{number}"; a failure is recorded on the after-sale and calling this again
-    retries it. Idempotent: a second call refunds nothing twice. Call it outside a
+    f"aftersale:{number}" (attempt n > 1: f"aftersale:{number}:{n}"); the Refund's status is
+    recorded on the after-sale (`cash_refund_status` pending → succeeded | failed), and
+    calling this again reads a pending attempt or starts a new one after a failed attempt
+    ("立即退款"). Idempotent: a second call refunds nothing twice. Call it outside a
     transaction (it commits before the provider call).
     """
     if by is not None:
@@ -709,8 +744,8 @@ def aftersale_refund(*, aftersale_id: int, by=None, note: str = "") -> AfterSale
         aftersale = _lock(aftersale_id)
         if aftersale.status != S.REFUNDED:
             _refund_locally(aftersale, by=by, note=note)
-    if aftersale.cash_refund_pending:
-        _refund_cash(aftersale)
+    if aftersale.status == S.REFUNDED and aftersale.cash_to_refund > 0:
+        _refund_cash(aftersale)  # reads a pending attempt; sends a new one after a failure
     return aftersale
 
 
@@ -725,10 +760,25 @@ def _require_eligible_order(order: Order) -> None:
         )
 
 
-def _completes_refund(order_id: int, lines: list[AfterSaleLine]) -> bool:
-    """Whether refunding `lines` (with the order's REFUNDED after-sales) takes back every
-    unit of every line of the order."""
-    refunded = {
+def _completes_physical_refund(order_id: int, lines: list[AfterSaleLine]) -> bool:
+    """Whether refunding `lines` (with the order's REFUNDED after-sales) takes back the last
+    physical unit of the order: `lines` hold a physical unit and, after them, every unit of
+    every physical line is refunded (virtual lines do not count: they never ship)."""
+    physical = dict(
+        OrderLine.objects.filter(order_id=order_id, fulfilment="shipping").values_list(
+            "pk", "quantity"
+        )
+    )
+    if not any(line.order_line_id in physical for line in lines):
+        return False
+    refunded = _refunded_by_line(order_id)
+    for line in lines:
+        refunded[line.order_line_id] = refunded.get(line.order_line_id, 0) + line.quantity
+    return all(refunded.get(pk, 0) >= quantity for pk, quantity in physical.items())
+
+
+def _refunded_by_line(order_id: int) -> dict[int, int]:
+    return {
         row["order_line_id"]: row["qty"]
         for row in AfterSaleLine.objects.filter(
             aftersale__order_id=order_id, aftersale__status=S.REFUNDED
@@ -736,10 +786,29 @@ def _completes_refund(order_id: int, lines: list[AfterSaleLine]) -> bool:
         .values("order_line_id")
         .annotate(qty=Sum("quantity"))
     }
-    for line in lines:
-        refunded[line.order_line_id] = refunded.get(line.order_line_id, 0) + line.quantity
-    ordered = OrderLine.objects.filter(order_id=order_id).values_list("pk", "quantity")
-    return all(refunded.get(pk, 0) >= quantity for pk, quantity in ordered)
+
+
+def _return_quota(aftersale: AfterSale, lines: list[AfterSaleLine], *, restock: bool) -> None:
+    """The per-member limit comes back per refunded unit when the member keeps nothing:
+    refund-only before shipment (the units go back on the shelf), return-and-refund (the
+    goods came back) and virtual lines (their vouchers are revoked). Not for refund-only
+    after shipment: the member keeps the goods, so they still count. Once per line
+    (return reference f"aftersale:{number}:{line_id}"), items in ascending id (the quota
+    lock order)."""
+    gives_back = restock or aftersale.kind == K.RETURN_REFUND
+    for line in sorted(lines, key=lambda line: (line.order_line.item_id, line.pk)):
+        if not (gives_back or line.order_line.fulfilment != "shipping"):
+            continue
+        try:
+            catalog.item_quota_return(
+                reference=line.order_line.stock_reference,
+                quantity=line.quantity,
+                return_reference=f"aftersale:{aftersale.number}:{line.pk}",
+            )
+        except NotFound as error:
+            if error.code != "quota_not_found":
+                raise
+            # an order from before quotas were counted: nothing to give back
 
 
 def _refund_locally(aftersale: AfterSale, *, by, note: str) -> None:
@@ -754,13 +823,19 @@ def _refund_locally(aftersale: AfterSale, *, by, note: str) -> None:
     # Refund-only of goods still in the warehouse: the units go back on the shelf. Once the
     # order has shipped they are with the member (returns restock on receipt instead).
     restock = aftersale.kind == K.REFUND_ONLY and never_shipped
-    lines = list(aftersale.lines.all())
-    fee = Decimal("0.00")
-    if (
+    lines = list(aftersale.lines.select_related("order_line"))
+    # The last physical unit refunded before shipment: nothing will ship any more, so the
+    # shipping fee goes back (even when virtual lines stay), and the order leaves the
+    # warehouse's queue below.
+    last_physical = (
         aftersale.kind == K.REFUND_ONLY
         and never_shipped
+        and _completes_physical_refund(order.pk, lines)
+    )
+    fee = Decimal("0.00")
+    if (
+        last_physical
         and order.shipping_fee > 0
-        and _completes_refund(order.pk, lines)
         # once per order, whoever gets there first
         and Order.objects.filter(pk=order.pk, shipping_refunded=False).update(
             shipping_refunded=True
@@ -772,8 +847,9 @@ def _refund_locally(aftersale: AfterSale, *, by, note: str) -> None:
         "shipping_refund": fee,
         "cash_to_refund": sum((line.cash for line in lines), Decimal("0.00")) + fee,
     }
-    # Vouchers, then SKUs, then the ledger: the order of order_cancel.
+    # Vouchers, then quota, then SKUs, then the ledger: the order of order_cancel.
     _revoke_vouchers(aftersale)
+    _return_quota(aftersale, lines, restock=restock)
     if restock:
         _restock(aftersale)
     if aftersale.points_to_refund:
@@ -797,15 +873,26 @@ def _refund_locally(aftersale: AfterSale, *, by, note: str) -> None:
         note=note,
         **changes,
     )
-    if _order_fully_refunded(order.pk):
-        from jifen.orders.services import order_transition
+    from jifen.orders.services import order_transition
 
+    if _order_fully_refunded(order.pk):
         order_transition(
             order_id=order.pk,
             to=Order.Status.REFUNDED,
             by=by,
             actor_label=_actor_label(by, "system"),
             reason=_("售后 %(number)s 全部退款") % {"number": aftersale.number},
+        )
+    elif last_physical:
+        # Only virtual lines are left, and they were fulfilled when the order was paid:
+        # nothing is left to ship, so the order is done (paid → completed).
+        order_transition(
+            order_id=order.pk,
+            to=Order.Status.COMPLETED,
+            by=by,
+            actor_label=_actor_label(by, "system"),
+            reason=_("售后 %(number)s 已退回全部实物商品，无需发货，虚拟商品已发放")
+            % {"number": aftersale.number},
         )
 
 
@@ -842,29 +929,150 @@ def _vouchers_revoke(*, reference: str, quantity: int, reason: str) -> int:
     return vouchers.vouchers_revoke(reference=reference, quantity=quantity, reason=reason)
 
 
+C = AfterSale.CashRefund
+MAX_AUTO_CASH_ATTEMPTS = 5
+
+
+def _cash_status(refund) -> str:
+    return {"succeeded": C.SUCCEEDED, "failed": C.FAILED}.get(
+        getattr(refund, "status", ""), C.PENDING
+    )
+
+
+def _record_cash(aftersale_id: int, reference: str, refund, error: str = "") -> None:
+    """Record the outcome of the attempt `reference` from its payments Refund (or, without
+    one, a failure with `error`). Guarded by the attempt's reference and its pending status:
+    an answer to an older attempt never overwrites a newer one."""
+    if refund is not None:
+        status = _cash_status(refund)
+        changes = {
+            "cash_refund_status": status,
+            "cash_refund_id": refund.pk,
+            "cash_refund_error": (refund.failure if status == C.FAILED else "")[:300],
+        }
+        if status == C.SUCCEEDED:
+            changes["cash_refunded_at"] = refund.finished_at or timezone.now()
+    else:
+        changes = {"cash_refund_status": C.FAILED, "cash_refund_error": str(error)[:300]}
+    AfterSale.objects.filter(
+        pk=aftersale_id, cash_refund_status=C.PENDING, cash_refund_reference=reference
+    ).update(**changes, updated_at=timezone.now())
+
+
+def _refund_by_reference(reference: str):
+    from jifen.payments.models import Refund
+
+    return Refund.objects.filter(reference=reference).first()
+
+
+def _cash_sync(aftersale: AfterSale) -> None:
+    """Read the Refund of a pending attempt and record its outcome (payments' own job
+    re-sends refunds the gateway left pending; this only reads)."""
+    if aftersale.cash_refund_status != C.PENDING or not aftersale.cash_refund_reference:
+        return
+    refund = _refund_by_reference(aftersale.cash_refund_reference)
+    if refund is not None and refund.status != "pending":
+        _record_cash(aftersale.pk, aftersale.cash_refund_reference, refund)
+    aftersale.refresh_from_db()
+
+
+def _cash_claim(aftersale_id: int) -> str | None:
+    """Decide the attempt to send, under the after-sale's row lock: the first (reference
+    f"aftersale:{number}"), a new one after a failed attempt (f"aftersale:{number}:{n}"), or
+    the same one again when it is pending with no Refund recorded (the step that sends it
+    never finished). None when there is nothing to send."""
+    with transaction.atomic():
+        aftersale = AfterSale.objects.select_for_update().get(pk=aftersale_id)
+        if not aftersale.cash_refund_pending:
+            return None
+        attempt = aftersale.cash_refund_attempts + 1
+        if aftersale.cash_refund_status == C.PENDING:
+            return aftersale.cash_refund_reference
+        if aftersale.cash_refund_status == C.FAILED and aftersale.cash_refund_id is None:
+            # No Refund was made under that reference (refused before): it may be used again.
+            reference = aftersale.cash_refund_reference
+        else:
+            reference = f"aftersale:{aftersale.number}" + (f":{attempt}" if attempt > 1 else "")
+        AfterSale.objects.filter(
+            pk=aftersale.pk, cash_refund_attempts=aftersale.cash_refund_attempts
+        ).update(
+            cash_refund_status=C.PENDING,
+            cash_refund_reference=reference,
+            cash_refund_attempts=attempt,
+            cash_refund_id=None,
+            cash_refund_error="",
+            updated_at=timezone.now(),
+        )
+        return reference
+
+
 def _refund_cash(aftersale: AfterSale) -> None:
-    """Cash back through the provider, once by reference; records success or the error
-    (shown to operators, who retry with "refund now")."""
+    """Cash back through the provider, once per attempt reference, recording the Refund's
+    status (pending → succeeded | failed). A failed attempt is retried under a new
+    reference by "refund now" (`aftersale_refund`) and `aftersales_cash_refunds_sync`;
+    payments never refunds more than was paid. Never raises for the provider's sake: an
+    error is recorded (shown to operators)."""
+    _cash_sync(aftersale)
+    reference = _cash_claim(aftersale.pk)
+    if reference is None:
+        aftersale.refresh_from_db()
+        return
     try:
         refund = _payment_refund(
             order_number=aftersale.order.number,
             amount=aftersale.cash_to_refund,
-            reference=f"aftersale:{aftersale.number}",
+            reference=reference,
             reason=_("售后退款 %(number)s") % {"number": aftersale.number},
         )
-    except DomainError as error:
-        AfterSale.objects.filter(pk=aftersale.pk, cash_refund_id__isnull=True).update(
-            cash_refund_error=error.message[:300]
-        )
-        aftersale.cash_refund_error = error.message[:300]
-        return
-    # Outside a transaction the refund carries the provider's answer; a refusal is final
-    # for this reference, so it is shown to operators (who settle it with the provider).
-    failure = getattr(refund, "failure", "") if getattr(refund, "status", "") == "failed" else ""
-    AfterSale.objects.filter(pk=aftersale.pk, cash_refund_id__isnull=True).update(
-        cash_refund_id=refund.pk, cash_refunded_at=timezone.now(), cash_refund_error=failure[:300]
-    )
+        if refund.status == "pending":
+            # Submitted after payments' commit; when that was deferred (a caller's
+            # transaction) ask once now: refund_submit's claim makes a second send of a
+            # refund already being sent a no-op.
+            from jifen.payments.services import refund_submit
+
+            refund = refund_submit(refund_id=refund.pk)
+    except Exception as error:  # noqa: BLE001 - recorded, never lost
+        # The Refund may exist (created and reserved, then the gateway call broke): record
+        # it, pending, rather than a failure that would invite a second payout.
+        refund = _refund_by_reference(reference)
+        if not isinstance(error, DomainError):
+            logger.exception("cash refund %s of after-sale %s", reference, aftersale.number)
+        message = error.message if isinstance(error, DomainError) else f"{type(error).__name__}"
+        _record_cash(aftersale.pk, reference, refund, error=message)
+    else:
+        _record_cash(aftersale.pk, reference, refund)
     aftersale.refresh_from_db()
+
+
+def aftersales_cash_refunds_sync(
+    *, now: dt.datetime | None = None, min_age_minutes: int = 10, batch_size: int = 200
+) -> int:
+    """The periodic job for after-sale cash refunds untouched for `min_age_minutes`:
+    pending attempts read their Refund's outcome (payments re-sends the ones the gateway
+    left pending); failed ones get a new attempt, up to MAX_AUTO_CASH_ATTEMPTS (then they
+    wait for an operator's "refund now"); ones never sent are sent. Returns how many it
+    touched."""
+    now = now or timezone.now()
+    due = AfterSale.objects.filter(
+        status=S.REFUNDED,
+        cash_to_refund__gt=0,
+        updated_at__lte=now - dt.timedelta(minutes=min_age_minutes),
+    )
+    ids = list(
+        due.filter(
+            Q(cash_refund_status__in=(C.NONE, C.PENDING))
+            | Q(cash_refund_status=C.FAILED, cash_refund_attempts__lt=MAX_AUTO_CASH_ATTEMPTS)
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    touched = 0
+    for aftersale_id in ids:
+        aftersale = AfterSale.objects.select_related("order").get(pk=aftersale_id)
+        before = (aftersale.cash_refund_status, aftersale.cash_refund_attempts)
+        _refund_cash(aftersale)
+        touched += before != (aftersale.cash_refund_status, aftersale.cash_refund_attempts)
+    return touched
 
 
 @transaction.atomic

@@ -161,11 +161,12 @@ class OrderToShipAdmin(NumberColumnMixin, ModelAdmin):
 
     @display(description=gettext_lazy("商品"))
     def lines_column(self, obj) -> str:
-        lines = [line for line in obj.lines.all() if line.fulfilment == "shipping"] or list(
-            obj.lines.all()
-        )
+        # What to pack: units refunded before shipment went back on the shelf.
+        lines = selectors.order_units_to_ship(order=obj)
+        if not lines:
+            return "—"
         return format_html_join(
-            "", "<div>{} {} × {}</div>", ((li.item_name, li.sku_label, li.quantity) for li in lines)
+            "", "<div>{} {} × {}</div>", ((li.item_name, li.sku_label, q) for li, q in lines)
         )
 
     @display(description=gettext_lazy("收件人"))

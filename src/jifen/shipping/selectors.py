@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
-from jifen.orders.models import Order
+from jifen.orders.models import Order, OrderLine
 from jifen.shipping.models import Carrier, Shipment, TrackingEvent
 
 
@@ -31,3 +31,13 @@ def orders_to_ship() -> QuerySet[Order]:
     return Order.objects.filter(
         status=Order.Status.PAID, needs_shipping=True, shipment__isnull=True
     ).order_by("paid_at", "pk")
+
+
+def order_units_to_ship(*, order: Order) -> list[tuple[OrderLine, int]]:
+    """[(physical line, quantity still to ship)] of an order: each physical line's quantity
+    minus the units refunded by after-sales before shipment (those units went back on the
+    shelf); lines with nothing left are left out. Reads `order.lines.all()` (prefetch it
+    for a list)."""
+    from jifen.aftersales.selectors import order_units_to_ship as units
+
+    return units(order=order)

@@ -1,7 +1,9 @@
 """Writes of the shipping app.
 
 - `shipment_create(order_id, carrier_code, tracking_number, by)`: ships a paid order that
-  has physical goods, and moves it to "shipped" in the same transaction.
+  has physical goods, and moves it to "shipped" in the same transaction. It ships what is
+  still to ship: each physical line's quantity minus the units after-sales refunded before
+  shipment (`selectors.order_units_to_ship`).
 - `shipment_update_tracking(shipment_id, carrier_code, tracking_number, by, reason)`: a
   correction of a typo, before the carrier reported anything; writes an order event.
 - `shipments_import_csv(csv_text, by, filename)`: bulk shipping, each row on its own.
@@ -114,6 +116,14 @@ def _refuse_open_aftersale(order: Order) -> None:
         )
 
 
+def units_to_ship(order: Order) -> list:
+    """[(physical order line, quantity still to ship)]: what the parcel holds (the line's
+    quantity minus the units refunded by after-sales before shipment)."""
+    from jifen.shipping.selectors import order_units_to_ship
+
+    return order_units_to_ship(order=order)
+
+
 def shipment_create(*, order_id: int, carrier_code: str, tracking_number: str, by=None) -> Shipment:
     """Ship an order: create its Shipment (with a first "已发货" tracking event) and move the
     order paid → shipped through orders.services.order_transition, in one transaction.
@@ -125,6 +135,7 @@ def shipment_create(*, order_id: int, carrier_code: str, tracking_number: str, b
     carrier_not_found), Conflict: already_shipped (the order has another tracking number —
     use shipment_update_tracking), order_not_shippable (not paid), no_shipping_needed
     (virtual goods only), aftersale_open (an after-sale of the order is still open),
+    nothing_to_ship (every physical unit was refunded before shipment),
     tracking_number_in_use (another order's parcel). Nothing changes
     when it raises.
     """
@@ -162,6 +173,13 @@ def shipment_create(*, order_id: int, carrier_code: str, tracking_number: str, b
                 code="order_not_shippable",
             )
         _refuse_open_aftersale(order)
+        if order.lines.filter(fulfilment="shipping").exists() and not units_to_ship(order):
+            # Every physical unit was refunded before shipment (and went back on the
+            # shelf): the after-sale refund completes or refunds the order; nothing ships.
+            raise Conflict(
+                _("订单 %(number)s 的实物商品已全部退款，无需发货。") % {"number": order.number},
+                code="nothing_to_ship",
+            )
         now = timezone.now().replace(microsecond=0)  # carriers report whole seconds
         try:
             with transaction.atomic():

@@ -159,7 +159,12 @@ class FakeProvider:
             raise self.fail_with
         if reference not in self.refunds:
             self.refunds[reference] = SimpleNamespace(
-                pk=len(self.refunds) + 1, amount=amount, order=order_number
+                pk=len(self.refunds) + 1,
+                amount=amount,
+                order=order_number,
+                status="succeeded",
+                failure="",
+                finished_at=None,
             )
         return self.refunds[reference]
 
