@@ -682,56 +682,64 @@ def order_cancel(
 MAX_AUTO_REFUND_ATTEMPTS = 5
 
 
-def order_cash_refund_send(*, order_id: int) -> Order:
-    """Send the pending cash refund of a cancelled paid order under its current reference
-    (`payments.payment_refund`, idempotent by reference: a repeat re-reads the refund) and
-    record the outcome: succeeded, failed (the provider's refusal or the DomainError, e.g.
-    `refund_exceeds_paid`), or still pending (the gateway did not answer; payments retries
-    the refund and the periodic job reads its outcome). Call it outside a transaction (the
-    provider is called after commit). Does nothing unless the status is pending."""
-    order = Order.objects.filter(pk=order_id).first()
-    if order is None or order.cash_refund_status != Order.CashRefund.PENDING:
-        return order
-    reference = order.cash_refund_reference
-    changes: dict
-    try:
-        from jifen.payments.services import payment_refund, refund_submit
+def _refund_of(*, refund_id=None, reference: str = ""):
+    """The payments Refund by id or by reference, or None."""
+    from jifen.payments.models import Refund
 
-        refund = payment_refund(
-            payment_id=order.paid_payment_id,
-            amount=order.cash_total,
-            reference=reference,
-            reason=(order.cancel_reason or _("订单取消"))[:200],
-        )
-        if refund.status == "pending":
-            # Submitted after payments' commit; when that was deferred (a caller's
-            # transaction) or a replay found it pending, ask the provider once now
-            # (refund_submit does nothing to a finished refund).
-            refund = refund_submit(refund_id=refund.pk)
-    except DomainError as error:
-        changes = {
-            "cash_refund_status": Order.CashRefund.FAILED,
-            "cash_refund_error": error.message,
-        }
-    except Exception as error:  # an unexpected failure is recorded and retried, never lost
-        logger.exception("cash refund of cancelled order %s failed", order.number)
-        changes = {
-            "cash_refund_status": Order.CashRefund.FAILED,
-            "cash_refund_error": f"{type(error).__name__}: {error}",
-        }
-    else:
-        status = {
-            "succeeded": Order.CashRefund.SUCCEEDED,
-            "failed": Order.CashRefund.FAILED,
-        }.get(refund.status, Order.CashRefund.PENDING)
-        changes = {
-            "cash_refund_status": status,
-            "cash_refund_id": refund.pk,
-            "cash_refund_error": refund.failure if status == Order.CashRefund.FAILED else "",
-        }
-    changes["cash_refund_error"] = str(changes["cash_refund_error"])[:300]
-    # Guarded by the attempt's reference: an answer to an older attempt never overwrites a
-    # newer one.
+    if refund_id:
+        return Refund.objects.filter(pk=refund_id).first()
+    return Refund.objects.filter(reference=reference).first() if reference else None
+
+
+def _from_refund(refund) -> dict:
+    """The order's cash refund fields that mirror a payments Refund."""
+    status = {
+        "succeeded": Order.CashRefund.SUCCEEDED,
+        "failed": Order.CashRefund.FAILED,
+    }.get(refund.status, Order.CashRefund.PENDING)
+    return {
+        "cash_refund_status": status,
+        "cash_refund_id": refund.pk,
+        "cash_refund_error": refund.failure if status == Order.CashRefund.FAILED else "",
+    }
+
+
+def _after_refusal(order: Order, reference: str, error: DomainError) -> dict:
+    """payments refused the attempt (no Refund was made under `reference`, or it was).
+    `refund_exceeds_paid` means the money is, or was, going back under another refund of
+    the payment (an earlier attempt): wait on a pending one, or call it succeeded when the
+    succeeded ones cover the order; only otherwise is the attempt failed."""
+    from django.db.models import Sum
+
+    from jifen.payments.models import Refund
+
+    refund = _refund_of(reference=reference)
+    if refund is not None:
+        return _from_refund(refund)
+    if error.code == "refund_exceeds_paid" and order.paid_payment_id:
+        refunds = Refund.objects.filter(payment_id=order.paid_payment_id)
+        waiting = refunds.filter(status=Refund.Status.PENDING).order_by("-pk").first()
+        if waiting is not None:
+            return {
+                "cash_refund_status": Order.CashRefund.PENDING,
+                "cash_refund_id": waiting.pk,
+                "cash_refund_error": _("等待退款单 %(reference)s 的结果")
+                % {"reference": waiting.reference},
+            }
+        done = refunds.filter(status=Refund.Status.SUCCEEDED)
+        if (done.aggregate(total=Sum("amount"))["total"] or 0) >= order.cash_total:
+            return {
+                "cash_refund_status": Order.CashRefund.SUCCEEDED,
+                "cash_refund_id": done.order_by("-pk").values_list("pk", flat=True).first(),
+                "cash_refund_error": "",
+            }
+    return {"cash_refund_status": Order.CashRefund.FAILED, "cash_refund_error": error.message}
+
+
+def _record(order: Order, reference: str, changes: dict) -> Order:
+    """Write the attempt's outcome, guarded by its reference and the pending status: an
+    answer to an older attempt never overwrites a newer one."""
+    changes["cash_refund_error"] = str(changes.get("cash_refund_error", ""))[:300]
     Order.objects.filter(
         pk=order.pk, cash_refund_status=Order.CashRefund.PENDING, cash_refund_reference=reference
     ).update(**changes, updated_at=timezone.now())
@@ -744,6 +752,75 @@ def order_cash_refund_send(*, order_id: int) -> Order:
             order.cash_refund_error,
         )
     return order
+
+
+def order_cash_refund_send(*, order_id: int) -> Order:
+    """Send the pending cash refund of a cancelled paid order under its current reference
+    (`payments.payment_refund`, idempotent by reference: a repeat re-reads the refund) and
+    record the Refund's status: succeeded, failed, or pending (the gateway did not answer:
+    payments' job re-sends it, and `orders_cash_refunds_retry` reads the outcome). A refusal
+    by payments is failed unless a Refund shows the money is going back (see
+    `_after_refusal`); an unexpected error after the Refund was made records that Refund
+    (pending), never failed. Call it outside a transaction (the provider is called after
+    commit). Does nothing unless the status is pending."""
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None or order.cash_refund_status != Order.CashRefund.PENDING:
+        return order
+    reference = order.cash_refund_reference
+    try:
+        from jifen.payments.services import payment_refund, refund_submit
+
+        refund = payment_refund(
+            payment_id=order.paid_payment_id,
+            amount=order.cash_total,
+            reference=reference,
+            reason=(order.cancel_reason or _("订单取消"))[:200],
+        )
+        if refund.status == "pending":
+            # Submitted after payments' commit; when that was deferred (a caller's
+            # transaction) ask once now. refund_submit claims the refund first, so this is
+            # a no-op while another submitter is talking to the gateway.
+            refund = refund_submit(refund_id=refund.pk)
+    except DomainError as error:
+        changes = _after_refusal(order, reference, error)
+    except Exception as error:  # an unexpected failure is recorded, never lost
+        logger.exception("cash refund of cancelled order %s failed", order.number)
+        refund = _refund_of(reference=reference)
+        if refund is not None:  # made and reserved before the error: follow it
+            changes = _from_refund(refund)
+        else:
+            changes = {
+                "cash_refund_status": Order.CashRefund.FAILED,
+                "cash_refund_error": f"{type(error).__name__}: {error}",
+            }
+    else:
+        changes = _from_refund(refund)
+    return _record(order, reference, changes)
+
+
+def order_cash_refund_sync(*, order_id: int) -> Order:
+    """Settle a pending cash refund from its Refund's final status (read only: re-sending
+    pending refunds is payments' job, `refunds_retry`). Sends it when no Refund exists yet
+    (the after-commit step never ran)."""
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None or order.cash_refund_status != Order.CashRefund.PENDING:
+        return order
+    refund = _refund_of(refund_id=order.cash_refund_id, reference=order.cash_refund_reference)
+    if refund is None:
+        return order_cash_refund_send(order_id=order.pk)
+    if refund.status == "pending":
+        return order
+    changes = _from_refund(refund)
+    if changes["cash_refund_status"] == Order.CashRefund.FAILED and refund.reference != (
+        order.cash_refund_reference
+    ):
+        # The refund this attempt waited on failed: the attempt itself was never made.
+        changes = {
+            "cash_refund_status": Order.CashRefund.FAILED,
+            "cash_refund_id": None,
+            "cash_refund_error": refund.failure,
+        }
+    return _record(order, order.cash_refund_reference, changes)
 
 
 def order_cash_refund_retry(*, order_id: int, by=None, actor_label: str = "system") -> Order:
@@ -795,9 +872,10 @@ def orders_cash_refunds_retry(
 ) -> int:
     """The periodic job: cash refunds of cancelled orders that did not end well, untouched
     for `min_age_minutes`: failed ones get a new attempt (up to MAX_AUTO_REFUND_ATTEMPTS;
-    after that they wait for an operator's "retry"), pending ones are sent again (a repeat
-    of the same reference only reads the refund's outcome, or creates it if the after-commit
-    step never ran). Returns how many orders it touched."""
+    after that they wait for an operator's "retry"); pending ones are settled from their
+    Refund's status (`order_cash_refund_sync`: it only reads; payments' `refunds_retry` is
+    the one job that re-sends a refund to the gateway), or sent when the after-commit step
+    never ran. Returns how many orders it touched."""
     now = now or timezone.now()
     due = now - dt.timedelta(minutes=min_age_minutes)
     stale = Order.objects.filter(updated_at__lte=due, status=Order.Status.CANCELLED)
@@ -820,7 +898,7 @@ def orders_cash_refunds_retry(
             continue  # retried by an operator meanwhile
         touched += 1
     for order_id in pending:
-        order_cash_refund_send(order_id=order_id)
+        order_cash_refund_sync(order_id=order_id)
         touched += 1
     return touched
 

@@ -176,17 +176,117 @@ def test_a_refused_cash_refund_is_recorded_and_retried_with_a_new_reference(
 def test_a_refund_refused_before_it_exists_is_recorded(
     mall, rich, django_capture_on_commit_callbacks
 ):
-    """A DomainError from payment_refund (no Refund row) used to leave no trace at all."""
+    """A DomainError from payment_refund (no Refund row) used to leave no trace at all.
+    refund_exceeds_paid while what succeeded does not cover the order: failed."""
     from jifen.payments.services import payment_refund
 
     order, payment = _paid(rich, [(mall.white.pk, 1)], django_capture_on_commit_callbacks)
-    payment_refund(payment_id=payment.pk, amount=Decimal("19.90"), reference="x", reason="手工")
+    with django_capture_on_commit_callbacks(execute=True):
+        payment_refund(payment_id=payment.pk, amount=Decimal("15.00"), reference="x", reason="手工")
+    assert Refund.objects.get(reference="x").status == "succeeded"
     with django_capture_on_commit_callbacks(execute=True):
         services.order_cancel(order_id=order.pk, member_id=rich.pk)
     order = fresh(order)
     assert (order.cash_refund_status, order.cash_refund_id) == ("failed", None)
     assert "超过可退金额" in order.cash_refund_error
     assert not Refund.objects.filter(reference=f"order:{order.number}:cancel").exists()
+
+
+def test_refund_exceeds_paid_waits_on_the_payments_pending_refund(
+    mall, rich, django_capture_on_commit_callbacks
+):
+    """Review N4: refund_exceeds_paid because another refund of the payment is still
+    pending: the order follows that refund (pending), and settles from its final status."""
+    from jifen.payments.services import payment_refund
+
+    order, payment = _paid(rich, [(mall.white.pk, 1)], django_capture_on_commit_callbacks)
+    # made in the test's transaction: its after-commit submit has not run (pending)
+    earlier = payment_refund(
+        payment_id=payment.pk, amount=Decimal("19.90"), reference="x", reason="手工"
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        services.order_cancel(order_id=order.pk, member_id=rich.pk)
+    order = services.order_cash_refund_send(order_id=order.pk)
+    assert (order.cash_refund_status, order.cash_refund_id) == ("pending", earlier.pk)
+    assert "x" in order.cash_refund_error
+    from jifen.payments.services import refund_submit
+
+    assert refund_submit(refund_id=earlier.pk).status == "succeeded"
+    Order.objects.filter(pk=order.pk).update(updated_at=timezone.now() - dt.timedelta(hours=1))
+    assert services.orders_cash_refunds_retry() == 1
+    order = fresh(order)
+    assert (order.cash_refund_status, order.cash_refund_id, order.cash_refund_error) == (
+        "succeeded",
+        earlier.pk,
+        "",
+    )
+    payment.refresh_from_db()
+    assert payment.refunded_amount == Decimal("19.90") and Refund.objects.count() == 1
+
+
+def test_an_unexpected_error_after_the_refund_exists_follows_the_refund(
+    mall, rich, operator, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Review N4: the gateway call raises something that is not a ProviderError after the
+    Refund was made and reserved: the order records that Refund, pending (not failed); an
+    operator's retry is refused; payments' job finishes it; the orders job reads it."""
+    from jifen.payments.services import refunds_retry
+
+    order, payment = _paid(rich, [(mall.white.pk, 1)], django_capture_on_commit_callbacks)
+
+    def boom(self, payment, refund):
+        raise TimeoutError("read timed out")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SandboxProvider, "refund", boom)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.order_cancel(order_id=order.pk, member_id=rich.pk)
+    order = fresh(order)
+    first = Refund.objects.get(reference=f"order:{order.number}:cancel")
+    assert (order.cash_refund_status, order.cash_refund_id, order.cash_refund_error) == (
+        "pending",
+        first.pk,
+        "",
+    )
+    assert first.status == "pending"
+    with pytest.raises(Conflict) as error:
+        services.order_cash_refund_retry(order_id=order.pk, by=operator)
+    assert error.value.code == "refund_not_failed"
+    later = timezone.now() + dt.timedelta(minutes=30)
+    Refund.objects.filter(pk=first.pk).update(submitting_at=None)  # the broken claim, stale
+    refunds_retry(before=later)
+    Order.objects.filter(pk=order.pk).update(updated_at=timezone.now() - dt.timedelta(hours=1))
+    assert services.orders_cash_refunds_retry(now=later) == 1
+    order = fresh(order)
+    payment.refresh_from_db()
+    assert (order.cash_refund_status, order.cash_refund_id) == ("succeeded", first.pk)
+    assert payment.refunded_amount == Decimal("19.90")
+    assert list(Refund.objects.values_list("status", flat=True)) == ["succeeded"]
+
+
+def test_the_orders_job_reads_a_pending_refund_and_never_sends_it(
+    mall, rich, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Review N3: only payments' job re-sends a pending refund to the gateway."""
+    from jifen.payments.providers.base import ProviderError
+
+    order, payment = _paid(rich, [(mall.white.pk, 1)], django_capture_on_commit_callbacks)
+    calls = []
+
+    def timeout(self, payment, refund):
+        calls.append(refund.reference)
+        raise ProviderError("gateway timeout")
+
+    monkeypatch.setattr(SandboxProvider, "refund", timeout)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.order_cancel(order_id=order.pk, member_id=rich.pk)
+    assert fresh(order).cash_refund_status == "pending"
+    sent = len(calls)
+    Order.objects.filter(pk=order.pk).update(updated_at=timezone.now() - dt.timedelta(hours=1))
+    assert services.orders_cash_refunds_retry() == 1
+    assert len(calls) == sent  # read only
+    order = fresh(order)
+    assert (order.cash_refund_status, Refund.objects.get().status) == ("pending", "pending")
 
 
 def test_the_periodic_job_retries_failed_refunds_and_stops_after_the_cap(

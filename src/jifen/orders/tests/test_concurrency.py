@@ -192,3 +192,66 @@ def test_payments_of_orders_with_the_same_skus_in_opposite_line_order_never_dead
         )
     assert outcomes == [("ok", True)] * 20
     assert stock(x) == stock(y) == {"reserved": 0, "sold": 20, "remaining": 80, "returned": 0}
+
+
+def test_the_two_refund_jobs_at_once_send_a_pending_cancel_refund_once(
+    mall, rich, run_concurrently, monkeypatch
+):
+    """Review N3: a cancel's refund left pending by a gateway timeout; the orders job and
+    payments' job (twice) run together. Only payments re-sends, under a claim: the gateway
+    is called once and the books agree with it."""
+    import time
+
+    from jifen.payments.models import Payment, Refund, SandboxTrade
+    from jifen.payments.providers.base import ProviderError
+    from jifen.payments.providers.sandbox import SandboxProvider
+    from jifen.payments.selectors import payment_for
+    from jifen.payments.services import refunds_retry, sandbox_trade_confirm
+
+    order = services.order_place(
+        member_id=rich.pk,
+        lines=[(mall.white.pk, 1)],
+        address_id=rich.address.pk,
+        checkout_token="n3",
+    )
+    payment = payment_for(purpose="order", reference=order.number)
+    sandbox_trade_confirm(payment_number=payment.number)
+    assert Order.objects.get(pk=order.pk).status == "paid"
+    real = SandboxProvider.refund
+
+    def down(self, p, r):
+        raise ProviderError("gateway timeout")
+
+    monkeypatch.setattr(SandboxProvider, "refund", down)
+    services.order_cancel(order_id=order.pk, member_id=rich.pk)
+    assert Order.objects.get(pk=order.pk).cash_refund_status == "pending"
+    calls = []
+
+    def slow(self, p, r):
+        calls.append(r.reference)
+        time.sleep(0.3)  # a gateway round trip
+        return real(self, p, r)
+
+    monkeypatch.setattr(SandboxProvider, "refund", slow)
+    Order.objects.filter(pk=order.pk).update(updated_at=timezone.now() - dt.timedelta(hours=1))
+    later = timezone.now() + dt.timedelta(minutes=20)
+
+    def job(i):
+        if i == 0:
+            return services.orders_cash_refunds_retry(now=later)
+        return refunds_retry(before=later)
+
+    results = run_concurrently(job, 3)
+    assert all(kind == "ok" for kind, _value in results), results
+    assert calls == [f"order:{order.number}:cancel"]
+    services.orders_cash_refunds_retry(now=later)
+    refund = Refund.objects.get()
+    payment.refresh_from_db()
+    o = Order.objects.get(pk=order.pk)
+    assert (refund.status, o.cash_refund_status, o.cash_refund_id) == (
+        "succeeded",
+        "succeeded",
+        refund.pk,
+    )
+    assert (payment.status, payment.refunded_amount) == (Payment.Status.REFUNDED, Decimal("19.90"))
+    assert SandboxTrade.objects.get(payment=payment).refunded_amount == Decimal("19.90")
