@@ -211,6 +211,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "jifen.orders.tasks.orders_cash_refunds_retry_task",
         "schedule": 600.0,
     },
+    "aftersales-cash-refunds-sync": {
+        "task": "jifen.aftersales.tasks.aftersales_cash_refunds_sync_task",
+        "schedule": 600.0,
+    },
     "payments-refunds-retry": {
         "task": "jifen.payments.tasks.refunds_retry_pending_task",
         "schedule": 600.0,

@@ -199,12 +199,20 @@ class RefundAdmin(ReadOnlyAdmin):
         "member",
         "amount",
         "status_label",
+        "needs_attention",
         "reason",
         "provider_refund_no",
         "created_at",
         "finished_at",
     )
-    list_filter = ("status", "payment__provider", ("created_at", BusinessDateRangeFilter))
+    # needs_attention: the gateway said "failed" to a resend and cannot be asked; an
+    # operator reconciles it with the gateway's records.
+    list_filter = (
+        "status",
+        "needs_attention",
+        "payment__provider",
+        ("created_at", BusinessDateRangeFilter),
+    )
     list_filter_submit = True
     search_fields = ("reference", "payment__number", "payment__reference", "provider_refund_no")
     search_help_text = gettext_lazy("按退款单号、支付单号、业务单号或渠道退款号搜索")
