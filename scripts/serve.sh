@@ -16,10 +16,16 @@ if [ -n "${REDIS_URL:-}" ]; then
   "$BIN/celery" -A jifen worker --beat --schedule var/celerybeat-schedule \
     --concurrency 2 --loglevel warning &
 else
-  (while sleep 60; do "$BIN/jifen" run-due-jobs >/dev/null 2>&1 || true; done) &
+  # Stops by itself once this script is gone, however it ended.
+  server=$$
+  (while sleep 60 && kill -0 "$server" 2>/dev/null; do
+    "$BIN/jifen" run-due-jobs >/dev/null 2>&1 || true
+  done) &
 fi
 helper=$!
 trap 'kill "$helper" 2>/dev/null || true' EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 "$BIN/granian" --interface wsgi --host "$HOST" --port "$PORT" \
   --workers "$WORKERS" --no-ws jifen.config.wsgi:application
