@@ -40,11 +40,9 @@ def _sku(query: Q) -> Sku | None:
 
 def _pay_in_sandbox(order: Order) -> bool:
     """Pay a pending order as a member would on the sandbox gateway page."""
-    try:
-        from jifen.payments.selectors import payment_for
-        from jifen.payments.services import sandbox_trade_confirm
-    except ImportError:
-        return False
+    from jifen.payments.selectors import payment_for
+    from jifen.payments.services import sandbox_trade_confirm
+
     payment = payment_for(purpose="order", reference=order.number)
     if payment is None:
         payment = services.order_payment_start(order=order)

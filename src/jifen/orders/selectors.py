@@ -273,13 +273,10 @@ def order_status_counts(*, member_id: int) -> dict[str, int]:
 
 
 def order_pay_url(order: Order) -> str | None:
-    """Where the member pays the cash part of a pending order, or None (nothing to pay, or
-    payments not available)."""
+    """Where the member pays the cash part of a pending order, or None (nothing to pay)."""
+    from jifen.payments.selectors import payment_for, payment_pay_url
+
     if order.status != Order.Status.PENDING_PAYMENT or order.cash_total <= 0:
-        return None
-    try:
-        from jifen.payments.selectors import payment_for, payment_pay_url
-    except ImportError:
         return None
     payment = payment_for(purpose="order", reference=order.number)
     return payment_pay_url(payment) if payment is not None else None

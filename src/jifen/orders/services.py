@@ -410,14 +410,10 @@ def _payment_description(order: Order) -> str:
 
 def order_payment_start(*, order: Order, return_url: str = ""):
     """Open (or find) the payment of a pending order's cash part; None when there is
-    nothing to pay or payments are not installed. Idempotent per order (payments keys
-    payments by (purpose, reference))."""
+    nothing to pay. Idempotent per order (payments keys payments by (purpose, reference))."""
+    from jifen.payments.services import payment_start
+
     if order.status != Order.Status.PENDING_PAYMENT or order.cash_total <= 0:
-        return None
-    try:
-        from jifen.payments.services import payment_start
-    except ImportError:
-        logger.warning("payments not installed: order %s waits for payment", order.number)
         return None
     if not return_url:
         return_url = reverse("orders:detail", kwargs={"number": order.number})
@@ -436,19 +432,13 @@ def order_payment_start(*, order: Order, return_url: str = ""):
 # --- paying ------------------------------------------------------------------------------------
 
 
-def _fulfil_virtual(order: Order) -> bool:
+def _fulfil_virtual(order: Order) -> None:
     """Issue the vouchers, codes or links of the order's virtual lines (once per line
-    reference). False when the vouchers app is not available (the order then waits at
-    paid, fulfilled later)."""
+    reference)."""
+    from jifen.vouchers.services import vouchers_issue
+
     # Ascending sku id: a code pool's rows are locked per SKU (the SKU lock order).
     virtual = [line for line in _by_sku(order.lines.all()) if not line.needs_shipping]
-    if not virtual:
-        return True
-    try:
-        from jifen.vouchers.services import vouchers_issue
-    except ImportError:
-        logger.warning("vouchers not installed: order %s not fulfilled", order.number)
-        return False
     for line in virtual:
         vouchers_issue(
             member_id=order.member_id,
@@ -482,8 +472,8 @@ def _settle_paid(order: Order, *, actor_label: str, reason: str = "", payment_id
     order_transition(
         order_id=order.pk, to=Order.Status.PAID, actor_label=actor_label, reason=reason
     )
-    fulfilled = _fulfil_virtual(order)
-    if fulfilled and not order.needs_shipping:
+    _fulfil_virtual(order)
+    if not order.needs_shipping:
         order_transition(
             order_id=order.pk,
             to=Order.Status.COMPLETED,
@@ -573,10 +563,8 @@ def _give_back_paid(order: Order, reason: str) -> None:
 
 
 def _revoke(line: OrderLine, reason: str) -> int:
-    try:
-        from jifen.vouchers.services import vouchers_revoke
-    except ImportError:
-        return line.quantity  # nothing was issued without the vouchers app
+    from jifen.vouchers.services import vouchers_revoke
+
     return vouchers_revoke(reference=line.stock_reference, quantity=line.quantity, reason=reason)
 
 
@@ -592,10 +580,8 @@ def _after_commit_money(order: Order, *, was_paid: bool, reason: str) -> None:
         return
 
     def close():
-        try:
-            from jifen.payments.services import payment_close
-        except ImportError:
-            return
+        from jifen.payments.services import payment_close
+
         payment_close(purpose="order", reference=number)
 
     # robust: a failure to close must not undo a committed cancel (the payment then
@@ -608,10 +594,8 @@ def _aftersale_blocks_cancel(order: Order) -> None:
     after-sale of the order is open, or once one has refunded anything, the order can no
     longer be cancelled (the member finishes through the after-sale, which refunds the
     rest). Read under the order lock, which after-sale requests and refunds also take."""
-    try:
-        from jifen.aftersales.models import OPEN_STATUSES, AfterSale
-    except ImportError:  # pragma: no cover - the app is installed everywhere
-        return
+    from jifen.aftersales.models import OPEN_STATUSES, AfterSale
+
     statuses = (*OPEN_STATUSES, AfterSale.Status.REFUNDED)
     if AfterSale.objects.filter(order_id=order.pk, status__in=statuses).exists():
         raise Conflict(
