@@ -294,3 +294,20 @@ class DecisionAdminMixin:
     def get_actions_detail(self, request: HttpRequest, object_id):
         actions = super().get_actions_detail(request, object_id)
         return actions if self.decision_pending(object_id) else []
+
+
+class AlertOpenFilter(admin.SimpleListFilter):
+    """Alerts (low stock, low code pools) that are open (`resolved_at` empty) or resolved."""
+
+    title = gettext_lazy("状态")
+    parameter_name = "open"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("待处理")), ("no", _("已解除"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(resolved_at__isnull=True)
+        if self.value() == "no":
+            return queryset.filter(resolved_at__isnull=False)
+        return queryset

@@ -25,6 +25,7 @@ from unfold.forms import BaseDialogForm
 from unfold.widgets import UnfoldAdminIntegerFieldWidget, UnfoldAdminTextInputWidget
 
 from jifen.backoffice.admin_base import (
+    AlertOpenFilter,
     BusinessDateRangeFilter,
     NumberColumnMixin,
     ReadOnlyAdmin,
@@ -798,21 +799,6 @@ class StockReservationAdmin(ReadOnlyAdmin):
         "updated_at",
     )
     readonly_fields = fields
-
-
-class AlertOpenFilter(admin.SimpleListFilter):
-    title = gettext_lazy("状态")
-    parameter_name = "open"
-
-    def lookups(self, request, model_admin):
-        return [("yes", _("待处理")), ("no", _("已解除"))]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(resolved_at__isnull=True)
-        if self.value() == "no":
-            return queryset.filter(resolved_at__isnull=False)
-        return queryset
 
 
 @admin.register(LowStockAlert)

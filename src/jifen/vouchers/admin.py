@@ -30,6 +30,7 @@ from unfold.widgets import (
 )
 
 from jifen.backoffice.admin_base import (
+    AlertOpenFilter,
     BusinessDateRangeFilter,
     NumberColumnMixin,
     ReadOnlyAdmin,
@@ -438,21 +439,6 @@ class MemberVoucherAdmin(ReadOnlyAdmin):
             else:
                 messages.warning(request, _("该卡券已使用或已失效，未作废。"))
         return _back(request, reverse("admin:vouchers_membervoucher_change", args=[object_id]))
-
-
-class AlertOpenFilter(admin.SimpleListFilter):
-    title = gettext_lazy("状态")
-    parameter_name = "open"
-
-    def lookups(self, request, model_admin):
-        return [("yes", _("待处理")), ("no", _("已解除"))]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(resolved_at__isnull=True)
-        if self.value() == "no":
-            return queryset.filter(resolved_at__isnull=False)
-        return queryset
 
 
 @admin.register(LowPoolAlert)
