@@ -138,3 +138,60 @@ def run_concurrently():
         return results
 
     return run
+
+
+@pytest.fixture
+def bearer():
+    """`bearer(user)`: a test client sending the user's app token (Authorization: Bearer)."""
+    from django.test import Client
+
+    from jifen.members.tokens import token_issue
+
+    def make(user) -> Client:
+        return Client(headers={"Authorization": f"Bearer {token_issue(user=user).token}"})
+
+    return make
+
+
+@pytest.fixture
+def logged_in():
+    """`logged_in(user)`: a test client with the user's site session."""
+    from django.test import Client
+
+    def make(user) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def eager_tasks():
+    """Celery tasks run inline for the test, also on the PostgreSQL + Redis run (where
+    they would otherwise go to the broker and never run)."""
+    from jifen.config.celery import app
+
+    before = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = before
+
+
+@pytest.fixture
+def default_levels(request):
+    """The tier levels of the data migration, which a transactional test flushes: seeded
+    again when missing, for tests that use the database."""
+    if request.node.get_closest_marker("django_db") is None and not {
+        "db",
+        "transactional_db",
+    } & set(request.fixturenames):
+        return
+    import importlib
+
+    from jifen.tiers.models import Level
+
+    if not Level.objects.exists():
+        seed = importlib.import_module("jifen.tiers.migrations.0002_default_levels")
+        for values in seed.DEFAULT_LEVELS:
+            Level.objects.create(**values)

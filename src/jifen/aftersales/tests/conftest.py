@@ -3,20 +3,17 @@ held then captured, stock reserved then sold), and stand-ins for the payment pro
 voucher store at the after-sales app's two seams."""
 
 import datetime as dt
-import importlib
 import itertools
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
 from django.utils import timezone
 
 from jifen.aftersales import services
 from jifen.catalog import services as catalog
 from jifen.ledger import services as ledger
-from jifen.members.tokens import token_issue
 from jifen.orders.models import Order, OrderLine
 
 _numbers = itertools.count(1)
@@ -31,21 +28,8 @@ def _clear_cache():
 
 
 @pytest.fixture(autouse=True)
-def _default_levels(request):
-    """Tier levels come from a data migration that a transactional test flushes."""
-    if request.node.get_closest_marker("django_db") is None and not {
-        "db",
-        "transactional_db",
-    } & set(request.fixturenames):
-        yield
-        return
-    from jifen.tiers.models import Level
-
-    if not Level.objects.exists():
-        seed = importlib.import_module("jifen.tiers.migrations.0002_default_levels")
-        for values in seed.DEFAULT_LEVELS:
-            Level.objects.create(**values)
-    yield
+def _default_levels(default_levels):
+    """The tier levels exist in every test here (checkout reads the member's level)."""
 
 
 @pytest.fixture
@@ -192,21 +176,3 @@ def vouchers(monkeypatch):
     fake = FakeVouchers()
     monkeypatch.setattr(services, "_vouchers_revoke", fake)
     return fake
-
-
-@pytest.fixture
-def bearer():
-    def make(user) -> Client:
-        return Client(headers={"Authorization": f"Bearer {token_issue(user=user).token}"})
-
-    return make
-
-
-@pytest.fixture
-def logged_in():
-    def make(user) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make

@@ -31,15 +31,8 @@ def _mall_settings(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def _eager_tasks():
-    """The sandbox callback and refunds are Celery tasks: inline, also with a broker."""
-    from jifen.config.celery import app
-
-    before = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager = True
-    app.conf.task_eager_propagates = True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = before
+def _eager_tasks(eager_tasks):
+    """Tasks (callbacks, refunds, alerts) run inline here."""
 
 
 @pytest.fixture

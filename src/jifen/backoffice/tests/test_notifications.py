@@ -9,14 +9,8 @@ from jifen.catalog import services as catalog_services
 
 
 @pytest.fixture(autouse=True)
-def _eager_tasks():
-    """The alert task runs inline, also on the PostgreSQL + Redis run."""
-    from jifen.config.celery import app
-
-    before = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager = app.conf.task_eager_propagates = True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = before
+def _eager_tasks(eager_tasks):
+    """Tasks (callbacks, refunds, alerts) run inline here."""
 
 
 @pytest.fixture

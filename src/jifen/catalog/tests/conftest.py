@@ -1,14 +1,11 @@
 import datetime as dt
-import importlib
 from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
 from django.utils import timezone
 
 from jifen.catalog import services
-from jifen.members.tokens import token_issue
 
 
 @pytest.fixture(autouse=True)
@@ -19,39 +16,8 @@ def _clear_cache():
 
 
 @pytest.fixture(autouse=True)
-def _default_levels(request):
-    """Tier levels come from a data migration that a transactional test flushes."""
-    if request.node.get_closest_marker("django_db") is None and not {
-        "db",
-        "transactional_db",
-    } & set(request.fixturenames):
-        yield
-        return
-    from jifen.tiers.models import Level
-
-    if not Level.objects.exists():
-        seed = importlib.import_module("jifen.tiers.migrations.0002_default_levels")
-        for values in seed.DEFAULT_LEVELS:
-            Level.objects.create(**values)
-    yield
-
-
-@pytest.fixture
-def bearer():
-    def make(user) -> Client:
-        return Client(headers={"Authorization": f"Bearer {token_issue(user=user).token}"})
-
-    return make
-
-
-@pytest.fixture
-def logged_in():
-    def make(user) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make
+def _default_levels(default_levels):
+    """The tier levels exist in every test here (checkout reads the member's level)."""
 
 
 @pytest.fixture

@@ -1,15 +1,12 @@
 import datetime as dt
-import importlib
 from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
 
 from jifen.catalog import services as catalog_services
 from jifen.ledger.services import points_earn
 from jifen.members.services import address_create
-from jifen.members.tokens import token_issue
 
 
 @pytest.fixture(autouse=True)
@@ -20,21 +17,8 @@ def _clear_cache():
 
 
 @pytest.fixture(autouse=True)
-def _default_levels(request):
-    """Tier levels come from a data migration that a transactional test flushes."""
-    if request.node.get_closest_marker("django_db") is None and not {
-        "db",
-        "transactional_db",
-    } & set(request.fixturenames):
-        yield
-        return
-    from jifen.tiers.models import Level
-
-    if not Level.objects.exists():
-        seed = importlib.import_module("jifen.tiers.migrations.0002_default_levels")
-        for values in seed.DEFAULT_LEVELS:
-            Level.objects.create(**values)
-    yield
+def _default_levels(default_levels):
+    """The tier levels exist in every test here (checkout reads the member's level)."""
 
 
 @pytest.fixture(autouse=True)
@@ -102,31 +86,6 @@ def rich(member):
     return member
 
 
-@pytest.fixture
-def bearer():
-    def make(user) -> Client:
-        return Client(headers={"Authorization": f"Bearer {token_issue(user=user).token}"})
-
-    return make
-
-
-@pytest.fixture
-def logged_in():
-    def make(user) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make
-
-
 @pytest.fixture(autouse=True)
-def _eager_tasks():
-    """Tasks (payments' refunds after commit) run inline, also on the PostgreSQL run."""
-    from jifen.config.celery import app
-
-    before = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager = True
-    app.conf.task_eager_propagates = True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = before
+def _eager_tasks(eager_tasks):
+    """Tasks (callbacks, refunds, alerts) run inline here."""

@@ -17,14 +17,8 @@ PURPOSE = "test_dummy"
 
 
 @pytest.fixture(autouse=True)
-def _eager_tasks():
-    from jifen.config.celery import app
-
-    before = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager = True
-    app.conf.task_eager_propagates = True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = before
+def _eager_tasks(eager_tasks):
+    """Tasks (callbacks, refunds, alerts) run inline here."""
 
 
 class DummyPurpose:

@@ -2,10 +2,8 @@ import datetime as dt
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
 
 from jifen.core import clock
-from jifen.members.tokens import token_issue
 from jifen.referrals import services
 from jifen.referrals.codes_services import code_batch_codes, code_batch_create
 
@@ -15,24 +13,6 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture
-def bearer():
-    def make(user) -> Client:
-        return Client(headers={"Authorization": f"Bearer {token_issue(user=user).token}"})
-
-    return make
-
-
-@pytest.fixture
-def logged_in():
-    def make(user) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make
 
 
 @pytest.fixture

@@ -4,11 +4,9 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
 from PIL import Image
 
 from jifen.catalog import services as catalog
-from jifen.members.tokens import token_issue
 
 _numbers = itertools.count(1)
 
@@ -78,21 +76,3 @@ def png(size=(64, 48), colour=(200, 60, 40), fmt="PNG") -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, colour).save(out, fmt)
     return out.getvalue()
-
-
-@pytest.fixture
-def bearer():
-    def make(user) -> Client:
-        return Client(headers={"Authorization": f"Bearer {token_issue(user=user).token}"})
-
-    return make
-
-
-@pytest.fixture
-def logged_in():
-    def make(user) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make
