@@ -187,20 +187,13 @@ def test_void_refused_when_every_unit_is_reserved(goods):
 
 
 def test_low_pool_is_logged_and_mailed_after_commit(
-    goods, caplog, django_capture_on_commit_callbacks, settings
+    goods, caplog, django_capture_on_commit_callbacks, settings, eager_tasks
 ):
     from django.core import mail
 
-    from jifen.config.celery import app
-
     settings.JIFEN_OPERATOR_ALERT_EMAILS = "ops@example.com"
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = True  # inline on the Redis run too
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            services.code_pool_save(sku_id=goods.card_sku.pk, low_pool_threshold=1)
-    finally:
-        app.conf.task_always_eager = eager
+    with django_capture_on_commit_callbacks(execute=True):
+        services.code_pool_save(sku_id=goods.card_sku.pk, low_pool_threshold=1)
     assert "Low code pool" in caplog.text and "has 0 codes left (threshold 1)" in caplog.text
     (message,) = mail.outbox
     assert message.to == ["ops@example.com"] and "剩 0 个" in message.subject
