@@ -101,6 +101,8 @@ class Transaction(models.Model):
         related_name="+",
         verbose_name=_("会员"),
     )
+    # Set on few transactions: indexed only where set (Meta.indexes), which keeps every
+    # other posting from writing an index entry for NULL.
     counterparty = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -108,6 +110,7 @@ class Transaction(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("对方"),
+        db_index=False,
     )
     # A transaction may be reversed in parts; the reversals' points never exceed its size.
     reverses = models.ForeignKey(
@@ -117,6 +120,7 @@ class Transaction(models.Model):
         blank=True,
         related_name="reversals",
         verbose_name=_("冲正的交易"),
+        db_index=False,
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -125,13 +129,29 @@ class Transaction(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("操作人"),
+        db_index=False,
     )
     created_at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
 
     class Meta:
         verbose_name = _("交易")
         verbose_name_plural = _("交易")
-        indexes = [models.Index(fields=["kind", "created_at"], name="txn_kind_created_idx")]
+        indexes = [
+            models.Index(fields=["kind", "created_at"], name="txn_kind_created_idx"),
+            models.Index(
+                fields=["counterparty"],
+                name="txn_counterparty_idx",
+                condition=Q(counterparty__isnull=False),
+            ),
+            models.Index(
+                fields=["reverses"], name="txn_reverses_idx", condition=Q(reverses__isnull=False)
+            ),
+            models.Index(
+                fields=["created_by"],
+                name="txn_created_by_idx",
+                condition=Q(created_by__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.reference}"
@@ -139,7 +159,10 @@ class Transaction(models.Model):
 
 class Entry(models.Model):
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    # Indexed by entry_account_bucket_idx (account first): a second index would only cost.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     bucket = models.CharField(max_length=16, choices=Bucket.choices)
     amount = models.BigIntegerField()
     member_id = models.BigIntegerField(null=True, blank=True)  # the wallet's member, if any
@@ -169,7 +192,11 @@ class Lot(models.Model):
         PENDING = "pending", _("待生效")
         AVAILABLE = "available", _("可用")
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lots")
+    # Every query of a wallet's lots asks for lots with points left, which the partial
+    # lot_spend_order_idx (account first) serves; an index of all lots would only cost.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="lots", db_index=False
+    )
     member_id = models.BigIntegerField()
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="lots")
     status = models.CharField(max_length=16, choices=Status.choices)
@@ -191,7 +218,9 @@ class Lot(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["account", "status", "expires_on"],
+                # The spending order itself (expires_on ASC NULLS LAST, id): a spend reads
+                # the first lots in index order and stops, however many the wallet has.
+                fields=["account", "status", "expires_on", "id"],
                 name="lot_spend_order_idx",
                 condition=Q(remaining__gt=0),
             ),
@@ -262,7 +291,10 @@ class Hold(models.Model):
 class TransferDailyTotal(models.Model):
     """Points a member has sent on a business day; the daily limit is a guarded update."""
 
-    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # Indexed by transfer_total_member_day (member first).
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     day = models.DateField()
     points = models.BigIntegerField(default=0)
 
@@ -307,6 +339,7 @@ class Adjustment(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("审批人"),
+        db_index=False,  # set only on decided adjustments: indexed where set (Meta.indexes)
     )
     decided_at = models.DateTimeField(_("审批时间"), null=True, blank=True)
     transaction = models.OneToOneField(
@@ -319,6 +352,13 @@ class Adjustment(models.Model):
         verbose_name_plural = _("积分调整")
         ordering = ["-id"]
         constraints = [models.CheckConstraint(condition=~Q(points=0), name="adjustment_nonzero")]
+        indexes = [
+            models.Index(
+                fields=["decided_by"],
+                name="adjustment_decided_by_idx",
+                condition=Q(decided_by__isnull=False),
+            )
+        ]
 
     def __str__(self) -> str:
         return _("%(points)+d 积分 · 会员 %(member)s · %(status)s") % {

@@ -27,7 +27,8 @@ PUBLIC_KINDS: dict[str, list[str]] = {
 PUBLIC_KIND_OF = {kind: public for public, kinds in PUBLIC_KINDS.items() for kind in kinds}
 
 
-# The wallet and its soonest expiry on the spend-order index (account, status, expires_on).
+# The wallet and its soonest expiry on the spend-order index (account, status, expires_on,
+# id): the aggregate reads the lots of the soonest date only.
 _PG_SUMMARY = """
 SELECT a.available, a.pending, a.held, a.debt, x.expires_on, x.points
 FROM ledger_account a
@@ -69,7 +70,7 @@ def points_summary(*, member_id: int) -> dict:
     )
     if wallet is None:
         raise NotFound(_("会员不存在。"), code="member_not_found")
-    # One statement on the wallet's spend-order index (account, status, expires_on).
+    # One statement on the wallet's spend-order index (account, status, expires_on, id).
     soonest = (
         Lot.objects.filter(
             account_id=wallet.pop("pk"),
@@ -198,12 +199,3 @@ def points_history(
             )
         )
     return rows, count
-
-
-def wallet_lots(*, member_id: int) -> list[Lot]:
-    """The member's lots with points left, soonest-expiring first (the spending order)."""
-    return list(
-        Lot.objects.filter(member_id=member_id, remaining__gt=0).order_by(
-            "status", "expires_on", "pk"
-        )
-    )

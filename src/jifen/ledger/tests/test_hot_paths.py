@@ -329,3 +329,29 @@ def test_by_login_answers_in_the_order_of_the_lookup_then_the_service(make_membe
         "reason_required",
     )
     assert _ledger_rows() == before
+
+
+@pytest.mark.postgres
+def test_a_spend_reads_the_first_lots_in_index_order_however_many_the_wallet_has(make_member):
+    """The spend-order index is the spending order (expires_on, id): no sort of all lots."""
+    member = make_member()
+    for n in range(300):
+        points_earn(
+            member_id=member.pk,
+            points=1,
+            source="purchase",
+            reference=f"e{n}",
+            expires_on=D(2099, 1, 1) + dt.timedelta(days=n % 7),
+        )
+    wallet = Account.objects.get(member_id=member.pk).pk
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE ledger_lot")
+        cursor.execute(
+            "EXPLAIN SELECT id, remaining, expires_on FROM ledger_lot"
+            " WHERE account_id = %s AND status = 'available' AND remaining > 0"
+            " ORDER BY expires_on ASC NULLS LAST, id ASC LIMIT 20 FOR UPDATE",
+            [wallet],
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "lot_spend_order_idx" in plan
+    assert "Sort" not in plan
