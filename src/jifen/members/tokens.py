@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 
 from jifen.core import ratelimit
 from jifen.core.errors import Conflict, RateLimited, Unauthenticated, ValidationFailed
+from jifen.members import token_cache
 from jifen.members.models import ApiToken, User, VerificationCode
 from jifen.members.selectors import PHONE_RE, member_find_by_login, normalize_phone
 from jifen.members.senders import code_sender
@@ -119,16 +120,31 @@ def _token_sql() -> tuple[str, list[str], list[str]]:
 
 
 def _token_resolve_pg(digest: str) -> ApiToken | None:
-    """token_resolve's query without the ORM's query compilation (it runs on every request)."""
+    """token_resolve's query without the ORM's query compilation (it runs on every request),
+    answered from jifen.members.token_cache when it remembers the token."""
     sql, token_names, user_names = _token_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [digest, timezone.now()])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    split = len(token_names)
-    api_token = ApiToken.from_db("default", token_names, row[:split])
-    api_token.user = User.from_db("default", user_names, row[split:])
+    now = timezone.now()
+    rows = token_cache.lookup(digest, now)
+    if rows is None:
+        split = len(token_names)
+
+        def query():
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [digest, now])
+                row = cursor.fetchone()
+            if row is None:
+                return None
+            token_row, user_row = row[:split], row[split:]
+            token_fields = dict(zip(token_names, token_row, strict=True))
+            return token_row, user_row, token_fields["user_id"], token_fields["expires_at"]
+
+        rows = token_cache.resolve_and_remember(digest, query)
+        if rows is None:
+            return None
+    token_row, user_row = rows
+    # Fresh instances every time: nothing a request caches on its user outlives it.
+    api_token = ApiToken.from_db("default", token_names, token_row)
+    api_token.user = User.from_db("default", user_names, user_row)
     return api_token
 
 
