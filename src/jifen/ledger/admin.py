@@ -115,9 +115,13 @@ class LotInline(LotColumns, ReadOnlyTabularInline):
         "txn",
     )
     readonly_fields = fields
-    ordering = ("-remaining", "expires_on", "pk")
+    ordering = ("status", "expires_on", "pk")  # the spending order
     per_page = 20
-    verbose_name_plural = gettext_lazy("积分批次")
+    verbose_name_plural = gettext_lazy("有剩余积分的批次")
+
+    def get_queryset(self, request):
+        # Lots with points left, on the spend-order index; used-up lots are in 积分批次.
+        return super().get_queryset(request).filter(remaining__gt=0)
 
     @display(description=gettext_lazy("批次"))
     def lot_link(self, obj: Lot) -> str:

@@ -60,6 +60,9 @@ class _ConnectionCache:
     entries: dict[str, _Entry] = field(default_factory=dict)
     by_user: dict[int, set[str]] = field(default_factory=dict)
     generation: int = 0
+    # Set when the server sent a notice: while idle, that is how libpq reports the FATAL
+    # error of a session the server ended (its notifications ended with it).
+    server_spoke: bool = False
 
     def forget_user(self, user_id: int | None) -> None:
         self.generation += 1
@@ -69,6 +72,11 @@ class _ConnectionCache:
             return
         for digest in self.by_user.pop(user_id, ()):
             self.entries.pop(digest, None)
+
+    def forget_token(self, digest: str) -> None:
+        entry = self.entries.pop(digest, None)
+        if entry is not None:
+            self.by_user.get(entry.user_id, set()).discard(digest)
 
     def remember(self, digest: str, entry: _Entry) -> None:
         if len(self.entries) >= MAX_ENTRIES:
@@ -104,9 +112,10 @@ def _cache_for_connection() -> _ConnectionCache | None:
         return cache
     # A new connection (or the first): nothing it missed can be trusted, so start empty.
     cache = _ConnectionCache(raw=raw)
-    raw.add_notify_handler(lambda notify: _on_notify(cache, notify.payload))
     with connection.cursor() as cursor:
         cursor.execute(f"LISTEN {CHANNEL}")
+    raw.add_notify_handler(lambda notify: _on_notify(cache, notify.payload))
+    raw.add_notice_handler(lambda diagnostic: _on_notice(cache))
     _local.cache = cache
     return cache
 
@@ -119,22 +128,38 @@ def _on_notify(cache: _ConnectionCache, payload: str) -> None:
     cache.forget_user(user_id)
 
 
+def _on_notice(cache: _ConnectionCache) -> None:
+    cache.server_spoke = True
+
+
 def _read_pending(cache: _ConnectionCache) -> bool:
-    """Handle what the server sent since the last query; False if the connection is gone."""
+    """Handle what the server sent since the last query.
+
+    True when the cache may answer: nothing was sent, or only notifications (each handled).
+    Anything else (a notice, which is how an idle connection hears that the server ended
+    its session; an error; data still arriving; a closed connection) forgets everything,
+    closes the connection (Django opens a new one for the next query, outside any
+    transaction here) and answers False, so the caller looks the token up afresh.
+    """
     raw = cache.raw
     poller = select.poll()
     poller.register(raw.fileno(), select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP)
-    if not poller.poll(0):
-        return True
-    pgconn = raw.pgconn
-    try:
-        pgconn.consume_input()
-    except Exception:  # noqa: BLE001 - a dead connection: the caller queries, Django reconnects
+    if poller.poll(0):
+        pgconn = raw.pgconn
+        try:
+            pgconn.consume_input()
+        except Exception:  # noqa: BLE001 - the connection is gone
+            cache.server_spoke = True
+        while (notify := pgconn.notifies()) is not None:
+            _on_notify(cache, notify.extra.decode())
+        if poller.poll(0) or raw.closed:  # more than notifications, or a hang-up
+            cache.server_spoke = True
+    if cache.server_spoke:
+        cache.server_spoke = False
         cache.forget_user(None)
+        connections[DEFAULT_DB_ALIAS].close()
         return False
-    while (notify := pgconn.notifies()) is not None:
-        _on_notify(cache, notify.extra.decode())
-    return not raw.closed
+    return True
 
 
 def lookup(digest: str, now) -> tuple[Row, Row] | None:
@@ -152,7 +177,7 @@ def lookup(digest: str, now) -> tuple[Row, Row] | None:
     if entry is None:
         return None
     if time.monotonic() - entry.stored_at > _seconds() or entry.expires_at <= now:
-        cache.entries.pop(digest, None)
+        cache.forget_token(digest)
         return None
     return entry.token_row, entry.user_row
 

@@ -1,5 +1,7 @@
 """The PostgreSQL backend's health check (jifen.core.db.postgresql)."""
 
+import select
+
 import psycopg
 import pytest
 from django.conf import settings
@@ -18,11 +20,15 @@ def _fresh_connection_after():
 
 
 def _terminate_own_backend() -> None:
-    """End this connection's server session from another connection, as a restart would."""
+    """End this connection's server session from another connection, as a restart would,
+    and wait until the server's goodbye has reached this connection's socket."""
     pid = connection.connection.info.backend_pid
     params = connection.get_connection_params()
     with psycopg.connect(**params, autocommit=True) as other:
-        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        other.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
+    poller = select.poll()
+    poller.register(connection.connection.fileno(), select.POLLIN)
+    assert poller.poll(2000), "the server did not end the session"
 
 
 def test_the_project_runs_on_the_jifen_backend():

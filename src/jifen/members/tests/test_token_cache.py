@@ -191,3 +191,19 @@ def test_a_change_committed_while_the_lookup_ran_is_not_remembered(member):
 
     assert changed == [True]
     assert token_cache._local.cache.entries == {}
+
+
+def test_after_the_server_ended_the_session_nothing_remembered_is_used(member):
+    """A restart or pg_terminate_backend ends the session and its notifications with it: a
+    token revoked after that is refused, and the request is answered on a new connection."""
+    client, token = _client(member)
+    assert client.get("/api/v1/me").status_code == 200  # remembered
+    old_pid = connection.connection.info.backend_pid
+    _from_another_connection("SELECT pg_terminate_backend(%s, 5000)", [old_pid])
+    _wait_for_server_message()
+    _from_another_connection(
+        "UPDATE members_apitoken SET revoked_at = now() WHERE id = %s", [token.pk]
+    )
+
+    assert client.get("/api/v1/me").status_code == 401
+    assert connection.connection.info.backend_pid != old_pid

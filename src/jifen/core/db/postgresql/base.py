@@ -9,8 +9,13 @@ ends the session (restart, pg_terminate_backend, idle_session_timeout): then it 
 error and closes the socket, which makes the socket readable. So an idle connection whose
 socket has nothing to read is usable, checked with one poll(2); anything else (readable,
 hung up, a transaction left open, a broken or closed connection) falls back to Django's
-`SELECT 1`, which decides. A link that dies silently (no FIN) is not seen by either check
-until a query fails; Django then closes the connection at the end of that request.
+`SELECT 1`, which decides.
+
+What only `SELECT 1` would catch: a link that died without a word (a NAT or firewall that
+dropped the idle connection, an address that moved in a failover) looks quiet until
+something is sent on it; then the request's first query fails instead of the check, and
+Django closes the connection at the end of that request. Keep DB_CONN_MAX_AGE (default
+60 s) below the idle timeouts of whatever sits between the app servers and PostgreSQL.
 """
 
 import select
@@ -24,9 +29,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         connection = self.connection
         if connection is None or connection.closed or connection.broken:
             return False
-        if (
-            connection.info.transaction_status == pq.TransactionStatus.IDLE
-            and _socket_quiet(connection.fileno())
+        if connection.info.transaction_status == pq.TransactionStatus.IDLE and _socket_quiet(
+            connection.fileno()
         ):
             return True
         return super().is_usable()
