@@ -119,10 +119,6 @@ class LotInline(LotColumns, ReadOnlyTabularInline):
     per_page = 20
     verbose_name_plural = gettext_lazy("有剩余积分的批次")
 
-    def get_queryset(self, request):
-        # Lots with points left, on the spend-order index; used-up lots are in 积分批次.
-        return super().get_queryset(request).filter(remaining__gt=0)
-
     @display(description=gettext_lazy("批次"))
     def lot_link(self, obj: Lot) -> str:
         return admin_link(obj, f"#{obj.pk}")
@@ -132,7 +128,8 @@ class LotInline(LotColumns, ReadOnlyTabularInline):
         return admin_link(obj.transaction, obj.transaction.reference)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("transaction")
+        # Lots with points left, on the spend-order index; used-up lots are in 积分批次.
+        return super().get_queryset(request).filter(remaining__gt=0).select_related("transaction")
 
 
 @admin.register(Account)
