@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from django.db import connection
 from django.utils.translation import gettext as _
 from ninja import Field, Header, Router, Schema, Status
-from pydantic import ConfigDict, StrictInt
+from pydantic import BaseModel, ConfigDict, StrictInt
 
 from jifen.core.errors import NotFound
 from jifen.core.pagination import page_bounds
@@ -110,12 +110,14 @@ def _member_by_login(identifier: str) -> User | None:
 # --- balances and history ---------------------------------------------------------------------
 
 
-class NextExpiry(Schema):
+# Response models fed dicts are plain pydantic models: ninja.Schema would wrap each (nested)
+# input in its attribute getter first, which only objects need (the transfer's hot path).
+class NextExpiry(BaseModel):
     points: int
     date: dt.date
 
 
-class PointsOut(Schema):
+class PointsOut(BaseModel):
     available: int
     pending: int
     held: int
@@ -173,12 +175,12 @@ class TransferIn(StrictSchema):
     note: Text = Field("", max_length=500)
 
 
-class Counterparty(Schema):
+class Counterparty(BaseModel):
     member_number: str
     name: str
 
 
-class TransferOut(Schema):
+class TransferOut(BaseModel):
     id: int
     points: int
     to: Counterparty
@@ -237,7 +239,7 @@ class AdjustmentIn(StrictSchema):
     reason: Text = Field(max_length=500)
 
 
-class AdjustmentCreated(Schema):
+class AdjustmentCreated(BaseModel):  # fed dicts: see NextExpiry
     id: int
     status: str
     points: int
@@ -253,7 +255,7 @@ class AdjustmentOut(AdjustmentCreated):
     decided_at: dt.datetime | None
 
 
-class AdjustmentList(Schema):
+class AdjustmentList(BaseModel):
     items: list[AdjustmentOut]
     count: int
 
