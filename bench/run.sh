@@ -10,7 +10,8 @@
 #   BENCH_CLIENTS     concurrent clients / connections (default 16); BENCH_THREADS wrk and
 #                     pgbench threads (default 2)
 #   BENCH_WORKERS     granian worker processes; a list ("2 3 4") measures each and keeps the
-#                     best (default 4, the best measured on the 2-core machine)
+#                     best (default 2: with one round trip per request, one worker per core;
+#                     docs/performance.md, third round)
 #   BENCH_BLOCKING_THREADS  granian blocking threads per worker (default 1)
 #   BENCH_MEMBERS     bench members with tokens (default 200)
 #   BENCH_PORT        port for granian (default: a free port)
@@ -29,7 +30,7 @@ DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/jifen_bench}
 SECONDS_EACH=${BENCH_SECONDS:-10}
 CLIENTS=${BENCH_CLIENTS:-16}
 THREADS=${BENCH_THREADS:-2}
-WORKERS_LIST=${BENCH_WORKERS:-4}
+WORKERS_LIST=${BENCH_WORKERS:-2}
 BLOCKING_THREADS=${BENCH_BLOCKING_THREADS:-1}
 MEMBERS=${BENCH_MEMBERS:-200}
 # A free port unless one is given: another server on a fixed port would answer our requests.
