@@ -20,13 +20,9 @@ def second_superuser(make_member):
 
 
 @pytest.fixture
-def admin_client_for():
-    def make(user) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make
+def admin_client_for(logged_in):
+    """A back-office client: the root conftest's session client."""
+    return logged_in
 
 
 @pytest.fixture

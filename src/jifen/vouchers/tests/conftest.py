@@ -3,10 +3,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
 
 from jifen.catalog import services as catalog_services
-from jifen.members.tokens import token_issue
 
 
 @pytest.fixture(autouse=True)
@@ -58,24 +56,6 @@ def goods(db):
     )
     g.earbuds_sku = catalog_services.sku_create(item_id=g.earbuds.pk, points=5000, stock_initial=3)
     return g
-
-
-@pytest.fixture
-def logged_in():
-    def make(user) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make
-
-
-@pytest.fixture
-def bearer():
-    def make(user) -> Client:
-        return Client(headers={"Authorization": f"Bearer {token_issue(user=user).token}"})
-
-    return make
 
 
 def days(n: int) -> dt.timedelta:
