@@ -28,7 +28,6 @@ PostgreSQL only; on other databases `lookup` always answers None and the caller 
 
 from __future__ import annotations
 
-import select
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +35,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
+
+from jifen.core.db.postgresql.base import socket_quiet
 
 CHANNEL = "jifen_auth"
 MAX_ENTRIES = 10_000
@@ -104,8 +105,8 @@ def _usable_here() -> bool:
     )
 
 
-def _cache_for_connection() -> _ConnectionCache | None:
-    """This thread's cache for the current connection, listening; None if it cannot be used."""
+def _cache_for_connection() -> _ConnectionCache:
+    """This thread's cache for the current connection, listening (call after _usable_here)."""
     raw = connection.connection
     cache: _ConnectionCache | None = getattr(_local, "cache", None)
     if cache is not None and cache.raw is raw:
@@ -142,9 +143,7 @@ def _read_pending(cache: _ConnectionCache) -> bool:
     transaction here) and answers False, so the caller looks the token up afresh.
     """
     raw = cache.raw
-    poller = select.poll()
-    poller.register(raw.fileno(), select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP)
-    if poller.poll(0):
+    if not socket_quiet(raw.fileno()):
         pgconn = raw.pgconn
         try:
             pgconn.consume_input()
@@ -152,7 +151,7 @@ def _read_pending(cache: _ConnectionCache) -> bool:
             cache.server_spoke = True
         while (notify := pgconn.notifies()) is not None:
             _on_notify(cache, notify.extra.decode())
-        if poller.poll(0) or raw.closed:  # more than notifications, or a hang-up
+        if not socket_quiet(raw.fileno()) or raw.closed:  # more than notifications, or a hang-up
             cache.server_spoke = True
     if cache.server_spoke:
         cache.server_spoke = False
@@ -171,7 +170,7 @@ def lookup(digest: str, now) -> tuple[Row, Row] | None:
     if not _usable_here():
         return None
     cache = _cache_for_connection()
-    if cache is None or not _read_pending(cache):
+    if not _read_pending(cache):
         return None
     entry = cache.entries.get(digest)
     if entry is None:

@@ -29,14 +29,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
         connection = self.connection
         if connection is None or connection.closed or connection.broken:
             return False
-        if connection.info.transaction_status == pq.TransactionStatus.IDLE and _socket_quiet(
+        if connection.info.transaction_status == pq.TransactionStatus.IDLE and socket_quiet(
             connection.fileno()
         ):
             return True
         return super().is_usable()
 
 
-def _socket_quiet(fd: int) -> bool:
+def socket_quiet(fd: int) -> bool:
     """True when nothing can be read from the socket and it is not hung up or in error."""
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP)
